@@ -1,0 +1,165 @@
+// Training inputs: lists files from paths/folders and streams their records (plain-text
+// documents, possibly in pieces, and prompt/response pairs from JSONL) without loading a
+// whole file into one string.
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { extname, join, resolve } from 'node:path';
+import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
+
+/** Extensions picked up when a folder is given (explicit file paths are read whatever their name). */
+export const TEXT_EXTENSIONS: readonly string[] = ['.txt', '.md'];
+export const JSONL_EXTENSIONS: readonly string[] = ['.jsonl', '.ndjson'];
+
+/**
+ * One unit read from a source:
+ * - `text`: a piece of a plain-text document; `endOfDocument` marks its last piece. Long
+ *   documents arrive in several pieces so memory stays bounded.
+ * - `pair`: a supervised example; loss is taken on `response` only.
+ */
+export type SourceRecord =
+  | { kind: 'text'; text: string; endOfDocument: boolean }
+  | { kind: 'pair'; prompt: string; response: string };
+
+export interface ReadOptions {
+  /**
+   * Plain-text files are split into documents at this string (it is dropped). Default
+   * `<|endoftext|>`; a file without it is one document. Use `'\n\n'` for paragraphs, `null`
+   * for one document per file.
+   */
+  documentSeparator?: string | null;
+  /** Pieces of a long document are cut near this many characters (default 1 Mi). */
+  maxChunkChars?: number;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_DOCUMENT_SEPARATOR = '<|endoftext|>';
+
+/**
+ * Expands files and folders (recursively; hidden entries skipped) into a sorted, de-duplicated
+ * list of absolute file paths. Folders contribute only .txt/.md/.jsonl/.ndjson files.
+ */
+export function listInputFiles(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (name.startsWith('.')) continue;
+      const p = join(dir, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && isKnownExtension(p)) out.add(p);
+    }
+  };
+  for (const raw of paths) {
+    const p = resolve(raw);
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new SlmError('NOT_FOUND', `input not found: ${raw}`);
+    }
+    if (st.isDirectory()) walk(p);
+    else out.add(p);
+  }
+  return [...out].sort();
+}
+
+function isKnownExtension(p: string): boolean {
+  const e = extname(p).toLowerCase();
+  return TEXT_EXTENSIONS.includes(e) || JSONL_EXTENSIONS.includes(e);
+}
+
+export function isJsonlFile(p: string): boolean {
+  return JSONL_EXTENSIONS.includes(extname(p).toLowerCase());
+}
+
+/** Streams the records of one file (JSONL by extension, else plain text). */
+export function readRecords(file: string, opts: ReadOptions = {}): AsyncGenerator<SourceRecord> {
+  return isJsonlFile(file) ? readJsonl(file, opts) : readText(file, opts);
+}
+
+/** Streams the records of many files in order. */
+export async function* readAllRecords(files: readonly string[], opts: ReadOptions = {}): AsyncGenerator<SourceRecord> {
+  for (const f of files) yield* readRecords(f, opts);
+}
+
+async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerator<SourceRecord> {
+  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of rl) {
+    lineNo++;
+    if (lineNo % 1024 === 0) throwIfAborted(opts.signal);
+    const trimmed = line.trim();
+    if (trimmed === '') continue;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(trimmed);
+    } catch (e) {
+      throw new FormatError(file, `line ${lineNo}`, `invalid JSON: ${(e as Error).message}`);
+    }
+    const rec = obj as Record<string, unknown>;
+    if (rec && typeof rec === 'object' && typeof rec.text === 'string') {
+      yield { kind: 'text', text: rec.text, endOfDocument: true };
+    } else if (rec && typeof rec === 'object' && typeof rec.prompt === 'string' && typeof rec.response === 'string') {
+      yield { kind: 'pair', prompt: rec.prompt, response: rec.response };
+    } else {
+      throw new FormatError(file, `line ${lineNo}`, 'expected a "text" string or "prompt" and "response" strings');
+    }
+  }
+}
+
+async function* readText(file: string, opts: ReadOptions): AsyncGenerator<SourceRecord> {
+  const sep = opts.documentSeparator === undefined ? DEFAULT_DOCUMENT_SEPARATOR : opts.documentSeparator;
+  if (sep === '') throw new SlmError('INVALID_ARGUMENT', 'documentSeparator must not be empty (use null for one document per file)');
+  const maxChunk = opts.maxChunkChars ?? 1 << 20;
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: Math.min(maxChunk, 1 << 20) });
+  let pending = '';
+  let first = true;
+  // Whether the current document already emitted a piece (so an empty tail still closes it).
+  let docOpen = false;
+  for await (const chunk of stream as AsyncIterable<string>) {
+    throwIfAborted(opts.signal);
+    pending += chunk;
+    if (first) {
+      if (pending.charCodeAt(0) === 0xfeff) pending = pending.slice(1); // UTF-8 BOM
+      first = false;
+    }
+    for (;;) {
+      const at = sep === null ? -1 : pending.indexOf(sep);
+      if (at >= 0) {
+        const text = pending.slice(0, at);
+        pending = pending.slice(at + sep!.length);
+        if (text.length > 0 || docOpen) yield { kind: 'text', text, endOfDocument: true };
+        docOpen = false;
+        continue;
+      }
+      if (pending.length <= maxChunk) break;
+      // No separator in `pending`; a separator can only straddle the tail, so cut before it.
+      const limit = pending.length - (sep === null ? 0 : sep.length - 1);
+      const cut = safeCut(pending, limit);
+      if (cut <= 0) break; // no safe cut yet: keep reading
+      yield { kind: 'text', text: pending.slice(0, cut), endOfDocument: false };
+      docOpen = true;
+      pending = pending.slice(cut);
+    }
+  }
+  if (pending.length > 0 || docOpen) yield { kind: 'text', text: pending, endOfDocument: true };
+}
+
+/**
+ * The last position p < limit where a document may be split into independently tokenized
+ * pieces without changing the GPT-2-style pre-tokenization: just after a newline that is
+ * followed by a non-space character (a whitespace run always ends there and a new pre-token
+ * starts), or, failing that, before a single space between two non-space characters.
+ * Returns -1 when there is none.
+ */
+export function safeCut(text: string, limit: number): number {
+  const isWs = (c: number) => c === 32 || c === 10 || c === 13 || c === 9 || c === 11 || c === 12 || c === 0x85 || c === 0xa0 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x3000 || c === 0x1680 || c === 0x202f || c === 0x205f;
+  let i = Math.min(limit, text.length - 1);
+  for (let nl = text.lastIndexOf('\n', i - 1); nl >= 0; nl = text.lastIndexOf('\n', nl - 1)) {
+    if (nl + 1 < text.length && !isWs(text.charCodeAt(nl + 1))) return nl + 1;
+  }
+  for (let sp = text.lastIndexOf(' ', i - 1); sp > 0; sp = text.lastIndexOf(' ', sp - 1)) {
+    if (sp + 1 < text.length && !isWs(text.charCodeAt(sp - 1)) && !isWs(text.charCodeAt(sp + 1))) return sp;
+  }
+  return -1;
+}

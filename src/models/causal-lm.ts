@@ -1,0 +1,88 @@
+// What every decoder-only architecture file provides, and the one function that turns
+// an architecture into a graph with the standard inputs and outputs:
+//
+//   inputs : input_ids int64 [batch, seq], position_ids int64 [batch, seq],
+//            past_key.{i} / past_value.{i} [batch, kvHeads, past, headDim] (with cache)
+//   outputs: logits [batch, seq | 1, vocab], present_key.{i} / present_value.{i}
+//
+// The same `forward` serves inference (with cache) and training (no cache; the trainer
+// adds the loss), so an architecture is written once.
+
+import { Graph, type Tensor } from '../ir/graph.ts';
+import { slice } from '../ir/builder.ts';
+import type { VarBuilder } from '../nn/var-builder.ts';
+
+export interface KvLayout {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+export interface DecoderInputs {
+  inputIds: Tensor;
+  positions: Tensor;
+  /** One {k, v} per layer when running with a cache. */
+  past?: { k: Tensor; v: Tensor }[];
+}
+
+export interface DecoderOutputs {
+  /** Final hidden states [batch, seq, hidden] (before the LM head). */
+  hidden: Tensor;
+  /** Maps hidden states to logits (applied after any slicing). */
+  head: (h: Tensor) => Tensor;
+  present?: { k: Tensor; v: Tensor }[];
+}
+
+export interface CausalLMArch<C> {
+  /** Hugging Face `model_type`. */
+  readonly modelType: string;
+  parseConfig(json: unknown, file?: string): C;
+  /** The config as Hugging Face writes it (for saving). */
+  toHfConfig(c: C): Record<string, unknown>;
+  vocabSize(c: C): number;
+  hiddenSize(c: C): number;
+  maxPositions(c: C): number;
+  kvLayout(c: C): KvLayout;
+  /** Checkpoint tensors never used by the graph (e.g. rotary inv_freq buffers). */
+  ignoreTensor?(name: string): boolean;
+  forward(vb: VarBuilder, c: C, io: DecoderInputs): DecoderOutputs;
+}
+
+export interface DecoderGraphOptions {
+  /** Add past/present KV inputs and outputs. */
+  cache: boolean;
+  /** Only compute logits of the last position (decode and prefill for sampling). */
+  lastLogitsOnly: boolean;
+  /** Also output the final hidden states (embeddings). */
+  hiddenOutput?: boolean;
+}
+
+export function buildDecoderGraph<C>(arch: CausalLMArch<C>, c: C, vb: VarBuilder, o: DecoderGraphOptions): Graph {
+  const g = vb.graph;
+  const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
+  let past: { k: Tensor; v: Tensor }[] | undefined;
+  if (o.cache) {
+    const kv = arch.kvLayout(c);
+    const dtype = vb.options.dtype;
+    past = [];
+    for (let i = 0; i < kv.layers; i++) {
+      past.push({
+        k: g.input(`past_key.${i}`, dtype, ['batch', kv.kvHeads, 'past', kv.headDim]),
+        v: g.input(`past_value.${i}`, dtype, ['batch', kv.kvHeads, 'past', kv.headDim]),
+      });
+    }
+  }
+  const r = arch.forward(vb, c, { inputIds, positions, past });
+  const last = o.lastLogitsOnly ? slice(r.hidden, 1, -1, Infinity) : r.hidden;
+  const outputs: Record<string, Tensor> = { logits: r.head(last) };
+  if (o.hiddenOutput) outputs.hidden = r.hidden;
+  r.present?.forEach((p, i) => {
+    outputs[`present_key.${i}`] = p.k;
+    outputs[`present_value.${i}`] = p.v;
+  });
+  g.setOutputs(outputs);
+  return g;
+}
+
+export { Graph };

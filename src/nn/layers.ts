@@ -1,0 +1,75 @@
+// Blocks shared by the architectures. Each takes a VarBuilder already scoped to the
+// module's checkpoint prefix, so field names stay those of the checkpoint.
+
+import type { Tensor } from '../ir/graph.ts';
+import { attention, gather, gelu, layerNorm, linear, rmsNorm, rope, silu, type AttentionResult } from '../ir/builder.ts';
+import type { VarBuilder } from './var-builder.ts';
+
+/** nn.Linear: weight [out, in] (maybe quantized), optional bias. */
+export function Linear(vb: VarBuilder, x: Tensor, inFeatures: number, outFeatures: number, bias: boolean): Tensor {
+  const w = vb.linearWeight('weight', outFeatures, inFeatures);
+  const b = bias ? vb.get('bias', [outFeatures]) : null;
+  return linear(x, w, b);
+}
+
+export function Embedding(vb: VarBuilder, ids: Tensor, vocab: number, dim: number): Tensor {
+  return gather(vb.get('weight', [vocab, dim]), ids);
+}
+
+export function RMSNorm(vb: VarBuilder, x: Tensor, dim: number, eps: number): Tensor {
+  return rmsNorm(x, vb.get('weight', [dim]), eps);
+}
+
+export function LayerNorm(vb: VarBuilder, x: Tensor, dim: number, eps: number, bias = true): Tensor {
+  return layerNorm(x, vb.get('weight', [dim]), bias ? vb.get('bias', [dim]) : null, eps);
+}
+
+export type Activation = 'silu' | 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu';
+
+export function activate(x: Tensor, act: Activation): Tensor {
+  switch (act) {
+    case 'silu':
+      return silu(x);
+    case 'gelu':
+      return gelu(x, 'none');
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+      return gelu(x, 'tanh');
+    case 'relu':
+      return x.graph.addNode('relu', [x])[0]!;
+  }
+}
+
+export interface SelfAttentionConfig {
+  hidden: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  rotaryDim: number;
+  ropeTheta: number;
+  bias: boolean;
+  /** Name of the output projection in the checkpoint (o_proj for Llama, dense for Phi). */
+  outName: string;
+}
+
+/**
+ * Causal self-attention with rotary positions and an optional KV cache:
+ * q/k/v projections, RoPE on q and k, grouped-query attention, output projection.
+ */
+export function CausalSelfAttention(
+  vb: VarBuilder,
+  x: Tensor,
+  positions: Tensor,
+  c: SelfAttentionConfig,
+  past?: { k: Tensor; v: Tensor },
+): { out: Tensor; present?: AttentionResult['present'] } {
+  const q = Linear(vb.pp('q_proj'), x, c.hidden, c.numHeads * c.headDim, c.bias);
+  const k = Linear(vb.pp('k_proj'), x, c.hidden, c.numKvHeads * c.headDim, c.bias);
+  const v = Linear(vb.pp('v_proj'), x, c.hidden, c.numKvHeads * c.headDim, c.bias);
+  const ropeOpts = { headDim: c.headDim, rotaryDim: c.rotaryDim, theta: c.ropeTheta };
+  const qr = rope(q, positions, { ...ropeOpts, numHeads: c.numHeads });
+  const kr = rope(k, positions, { ...ropeOpts, numHeads: c.numKvHeads });
+  const a = attention(qr, kr, v, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, causal: true, past });
+  const out = Linear(vb.pp(c.outName), a.out, c.numHeads * c.headDim, c.hidden, c.bias);
+  return { out, present: a.present };
+}

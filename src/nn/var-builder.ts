@@ -1,0 +1,118 @@
+// VarBuilder (after candle's): model code asks for weights by their checkpoint names
+// under a prefix, e.g. vb.pp('model.layers.3.self_attn').linear('q_proj', ...). Each
+// request becomes a graph param named with the full checkpoint name, whose bytes are
+// loaded lazily from the store. Quantization lives here, behind `linearWeight`: an
+// architecture file never knows whether its projections run as f32, q8 or q4.
+
+import type { Graph, Tensor } from '../ir/graph.ts';
+import type { HostTensor, QuantizedWeight } from '../ir/dtype.ts';
+import { QUANT_BLOCK_SIZE } from '../ir/dtype.ts';
+import { quantizeBlockwise } from '../quant/blockwise.ts';
+import { SlmError } from '../errors.ts';
+
+/** Read access to checkpoint tensors by (Hugging Face) name. */
+export interface WeightStore {
+  /** Shape of a stored tensor, or undefined when absent. */
+  shape(name: string): number[] | undefined;
+  /** The tensor as float32, converting from its stored dtype. */
+  loadF32(name: string): Promise<Float32Array>;
+  /** A tensor already quantized in slmkit's q4/q8 layout (e.g. from GGUF Q4_0/Q8_0), if the store has one. */
+  loadQuantized?(name: string, dtype: 'q4' | 'q8'): Promise<QuantizedWeight | undefined>;
+  names(): string[];
+}
+
+/** How linear-layer weights are held at run time. */
+export type LinearDType = 'float32' | 'q8' | 'q4';
+
+export interface VarBuilderOptions {
+  /** Compute dtype of float params (float64 for gradient checks against the interpreter). */
+  dtype: 'float32' | 'float64';
+  /** Linear weights: kept float, or quantized at load. Weights whose in-features are not a multiple of 32 stay float. */
+  linear: LinearDType;
+}
+
+/** Tracks which checkpoint tensors a model asked for, so loading can be strict. */
+export class WeightUsage {
+  readonly used = new Set<string>();
+  readonly missing: string[] = [];
+  readonly misshaped: string[] = [];
+  /** Every tensor the model asked for, with the shape it expects (in request order). */
+  readonly requested = new Map<string, number[]>();
+
+  /** Throws one error listing every missing, mis-shaped and unexpected tensor. */
+  check(store: WeightStore, file: string, ignoreUnused: (name: string) => boolean = () => false): void {
+    const unexpected = store.names().filter((n) => !this.used.has(n) && !ignoreUnused(n));
+    const parts: string[] = [];
+    if (this.missing.length) parts.push(`missing tensors: ${this.missing.slice(0, 20).join(', ')}${this.missing.length > 20 ? ` (+${this.missing.length - 20} more)` : ''}`);
+    if (this.misshaped.length) parts.push(`wrong shapes: ${this.misshaped.slice(0, 20).join('; ')}`);
+    if (unexpected.length) parts.push(`unexpected tensors: ${unexpected.slice(0, 20).join(', ')}${unexpected.length > 20 ? ` (+${unexpected.length - 20} more)` : ''}`);
+    if (parts.length) throw new SlmError('FORMAT_ERROR', `${file}: checkpoint does not match the model: ${parts.join('; ')}`);
+  }
+}
+
+export class VarBuilder {
+  constructor(
+    readonly graph: Graph,
+    readonly store: WeightStore,
+    readonly options: VarBuilderOptions,
+    readonly prefix = '',
+    readonly usage = new WeightUsage(),
+  ) {}
+
+  /** A builder for names under `prefix.` */
+  pp(prefix: string | number): VarBuilder {
+    return new VarBuilder(this.graph, this.store, this.options, this.path(String(prefix)), this.usage);
+  }
+
+  path(name: string): string {
+    return this.prefix ? `${this.prefix}.${name}` : name;
+  }
+
+  has(name: string): boolean {
+    return this.store.shape(this.path(name)) !== undefined;
+  }
+
+  private expect(full: string, shape: number[]): void {
+    this.usage.requested.set(full, shape);
+    const got = this.store.shape(full);
+    if (!got) {
+      this.usage.missing.push(full);
+      return;
+    }
+    this.usage.used.add(full);
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) this.usage.misshaped.push(`${full} is [${got}], expected [${shape}]`);
+  }
+
+  /** A float param (norm weights, embeddings, biases) in the compute dtype. */
+  get(name: string, shape: number[]): Tensor {
+    const full = this.path(name);
+    const existing = this.graph.params.find((p) => p.name === full);
+    if (existing) return existing;
+    this.expect(full, shape);
+    const dtype = this.options.dtype;
+    const store = this.store;
+    return this.graph.param(full, dtype, shape, async (): Promise<HostTensor> => {
+      const f32 = await store.loadF32(full);
+      return { dtype, shape, data: dtype === 'float64' ? Float64Array.from(f32) : f32 };
+    });
+  }
+
+  /** The weight of a linear layer, stored [out, in]; quantized when the options say so. */
+  linearWeight(name: string, outFeatures: number, inFeatures: number): Tensor {
+    const q = this.options.linear;
+    if (q === 'float32' || this.options.dtype !== 'float32' || inFeatures % QUANT_BLOCK_SIZE !== 0) return this.get(name, [outFeatures, inFeatures]);
+    const full = this.path(name);
+    // A quantized copy gets its own param name: the float original may also be used
+    // (tied embeddings feed both a gather and the lm_head).
+    const qname = `${full}#${q}`;
+    const existing = this.graph.params.find((p) => p.name === qname);
+    if (existing) return existing;
+    this.expect(full, [outFeatures, inFeatures]);
+    const store = this.store;
+    return this.graph.param(qname, q, [outFeatures, inFeatures], async (): Promise<QuantizedWeight> => {
+      const pre = await store.loadQuantized?.(full, q);
+      if (pre) return pre;
+      return quantizeBlockwise(await store.loadF32(full), outFeatures, inFeatures, q);
+    });
+  }
+}
