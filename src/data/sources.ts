@@ -22,7 +22,8 @@ export type SourceRecord =
 
 export interface ReadOptions {
   /**
-   * Plain-text files are split into documents at this string (it is dropped). Default
+   * Plain-text files are split into documents at this string (it is dropped; documents that
+   * are only whitespace, e.g. the newline after a final separator, are skipped). Default
    * `<|endoftext|>`; a file without it is one document. Use `'\n\n'` for paragraphs, `null`
    * for one document per file.
    */
@@ -128,7 +129,7 @@ async function* readText(file: string, opts: ReadOptions): AsyncGenerator<Source
       if (at >= 0) {
         const text = pending.slice(0, at);
         pending = pending.slice(at + sep!.length);
-        if (text.length > 0 || docOpen) yield { kind: 'text', text, endOfDocument: true };
+        if (docOpen || /\S/.test(text)) yield { kind: 'text', text, endOfDocument: true };
         docOpen = false;
         continue;
       }
@@ -142,21 +143,22 @@ async function* readText(file: string, opts: ReadOptions): AsyncGenerator<Source
       pending = pending.slice(cut);
     }
   }
-  if (pending.length > 0 || docOpen) yield { kind: 'text', text: pending, endOfDocument: true };
+  if (docOpen || /\S/.test(pending)) yield { kind: 'text', text: pending, endOfDocument: true };
 }
 
 /**
  * The last position p < limit where a document may be split into independently tokenized
- * pieces without changing the GPT-2-style pre-tokenization: just after a newline that is
- * followed by a non-space character (a whitespace run always ends there and a new pre-token
- * starts), or, failing that, before a single space between two non-space characters.
- * Returns -1 when there is none.
+ * pieces without changing the GPT-2-style pre-tokenization: just after a lone newline between
+ * two non-space characters, or, failing that, before a lone space between two non-space
+ * characters. The run must be a single character: a longer whitespace run is split
+ * differently at the end of a string (`\s+(?!\S)` takes all of it) than before a word (all
+ * but its last character). Returns -1 when there is none.
  */
 export function safeCut(text: string, limit: number): number {
   const isWs = (c: number) => c === 32 || c === 10 || c === 13 || c === 9 || c === 11 || c === 12 || c === 0x85 || c === 0xa0 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x3000 || c === 0x1680 || c === 0x202f || c === 0x205f;
   let i = Math.min(limit, text.length - 1);
   for (let nl = text.lastIndexOf('\n', i - 1); nl >= 0; nl = text.lastIndexOf('\n', nl - 1)) {
-    if (nl + 1 < text.length && !isWs(text.charCodeAt(nl + 1))) return nl + 1;
+    if (nl > 0 && nl + 1 < text.length && !isWs(text.charCodeAt(nl - 1)) && !isWs(text.charCodeAt(nl + 1))) return nl + 1;
   }
   for (let sp = text.lastIndexOf(' ', i - 1); sp > 0; sp = text.lastIndexOf(' ', sp - 1)) {
     if (sp + 1 < text.length && !isWs(text.charCodeAt(sp - 1)) && !isWs(text.charCodeAt(sp + 1))) return sp;

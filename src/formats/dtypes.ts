@@ -1,5 +1,7 @@
 // Element types that dense checkpoint formats (safetensors, PyTorch .bin) carry, with the
-// typed-array class used to hold each natively in memory.
+// typed-array class used to hold each natively in memory. (All formats here store
+// little-endian data; typed-array views assume a little-endian host, as in practice every
+// platform Node supports is.)
 
 export type CheckpointDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 

@@ -71,7 +71,12 @@ export function unpickle(data: Uint8Array, file: string, field = 'data.pkl'): un
   const u64 = () => { need(8); const x = v.getBigUint64(p, true); p += 8; return x > BigInt(data.length) ? fail('absurd length') : Number(x); };
   const bytes = (n: number) => { need(n); const b = data.subarray(p, p + n); p += n; return b; };
   const utf8 = (n: number) => new TextDecoder().decode(bytes(n));
-  const latin1 = (n: number) => String.fromCharCode(...bytes(n));
+  const latin1 = (n: number) => {
+    const b = bytes(n);
+    let s = '';
+    for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+    return s;
+  };
   const line = () => {
     const end = data.indexOf(0x0a, p);
     if (end < 0) fail('unterminated text line');
@@ -129,7 +134,7 @@ export function unpickle(data: Uint8Array, file: string, field = 'data.pkl'): un
       case 0x4b: stack.push(u8()); break; // BININT1
       case 0x4d: stack.push(u16()); break; // BININT2
       case 0x8a: stack.push(long(bytes(u8()))); break; // LONG1
-      case 0x8b: { const n = i32(); if (n < 0) fail('negative LONG4 length'); stack.push(long(bytes(n))); break; } // LONG4
+      case 0x8b: { const n = i32(); if (n < 0 || n > 1024) fail('LONG4 length out of range'); stack.push(long(bytes(n))); break; } // LONG4 (capped: decoding is quadratic)
       case 0x47: { need(8); stack.push(v.getFloat64(p, false)); p += 8; break; } // BINFLOAT (big-endian)
       case 0x58: stack.push(utf8(u32())); break; // BINUNICODE
       case 0x8c: stack.push(utf8(u8())); break; // SHORT_BINUNICODE
@@ -145,13 +150,13 @@ export function unpickle(data: Uint8Array, file: string, field = 'data.pkl'): un
         stack.push(resolveGlobal(file, mod as string, name as string));
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args, file, fail)); break; } // REDUCE
+      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args, fail)); break; } // REDUCE
       case 0x62: { // BUILD: only the state of an OrderedDict (torch's `_metadata` attribute) is accepted and ignored
         pop();
         if (!(top() instanceof Map)) fail('BUILD on an object that is not a dict');
         break;
       }
-      case 0x51: stack.push(persistentLoad(pop(), file, fail)); break; // BINPERSID
+      case 0x51: stack.push(persistentLoad(pop(), fail)); break; // BINPERSID
       case 0x71: memo.set(u8(), top()); break; // BINPUT
       case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
       case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
@@ -178,7 +183,7 @@ function long(b: Uint8Array): number | bigint {
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
 const isIntTuple = (x: unknown): x is number[] => Array.isArray(x) && x.every((d) => isInt(d) && d >= 0);
 
-function persistentLoad(pid: unknown, file: string, fail: (m: string) => never): StorageRef {
+function persistentLoad(pid: unknown, fail: (m: string) => never): StorageRef {
   if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') fail('persistent id is not a storage tuple');
   const [, type, key, location, numel] = pid as unknown[];
   if (!(type instanceof PyGlobal) || type.module !== 'torch' || !(type.name in STORAGE_DTYPES)) fail('persistent id names no storage type');
@@ -188,7 +193,7 @@ function persistentLoad(pid: unknown, file: string, fail: (m: string) => never):
   return new StorageRef(STORAGE_DTYPES[(type as PyGlobal).name], key as string, location as string, numel as number);
 }
 
-function call(fn: unknown, args: unknown, file: string, fail: (m: string) => never): unknown {
+function call(fn: unknown, args: unknown, fail: (m: string) => never): unknown {
   if (!(fn instanceof PyGlobal) || !CALLABLES.has(fn.qualified)) fail('REDUCE on something that is not an allowed callable');
   if (!Array.isArray(args)) fail('REDUCE arguments are not a tuple');
   const a = args as unknown[];

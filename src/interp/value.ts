@@ -41,7 +41,7 @@ export function makeValue(dtype: DType, shape: number[], data?: Float64Array): V
 /** Brings an int result back into its dtype's range: truncation, and int32 wrap-around. */
 export function normalizeInts(v: Value): Value {
   if (v.dtype === 'int32') for (let i = 0; i < v.data.length; i++) v.data[i] = Math.trunc(v.data[i]!) | 0;
-  else if (v.dtype === 'int64') for (let i = 0; i < v.data.length; i++) v.data[i] = Math.trunc(v.data[i]!);
+  else if (v.dtype === 'int64') for (let i = 0; i < v.data.length; i++) v.data[i] = Math.trunc(v.data[i]!) + 0; // + 0 turns -0 into 0
   else if (v.dtype === 'bool') for (let i = 0; i < v.data.length; i++) v.data[i] = v.data[i] !== 0 ? 1 : 0;
   return v;
 }

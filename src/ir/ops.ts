@@ -244,10 +244,29 @@ export const OPS: Record<string, Infer> = {
         if (known === 0 || total % known !== 0) fail(op, `cannot reshape ${v} to ${shapeToString(spec)}`);
         out[out.indexOf(-1)] = total / known;
       } else {
-        // Symbolic: -1 stands for the one input dim not accounted for, if it is a single symbol.
-        const sym = v.shape.filter((d) => typeof d === 'string' && !out.includes(d));
-        if (sym.length !== 1) fail(op, `cannot infer -1 in ${shapeToString(spec)} from symbolic ${v}`);
-        out[out.indexOf(-1)] = sym[0]!;
+        // Symbolic: cancel symbols and numbers between input and output; what remains
+        // must be a plain number or a single symbol (products of symbols are not dims).
+        const split = (dims: Dim[]) => {
+          const syms: string[] = [];
+          let num = 1;
+          for (const d of dims) {
+            if (typeof d === 'string') syms.push(d);
+            else num *= d;
+          }
+          return { syms, num };
+        };
+        const inp = split(v.shape);
+        const outp = split(out.filter((d) => d !== -1));
+        for (const s of outp.syms) {
+          const i = inp.syms.indexOf(s);
+          if (i < 0) fail(op, `cannot infer -1 in ${shapeToString(spec)} from ${v}: '${s}' is not an input dim`);
+          inp.syms.splice(i, 1);
+        }
+        const ratio = inp.num / outp.num;
+        if (!Number.isInteger(ratio)) fail(op, `cannot reshape ${v} to ${shapeToString(spec)}`);
+        if (inp.syms.length === 0) out[out.indexOf(-1)] = ratio;
+        else if (inp.syms.length === 1 && ratio === 1) out[out.indexOf(-1)] = inp.syms[0]!;
+        else fail(op, `cannot infer -1 in ${shapeToString(spec)} from ${v}: it would be a product of symbolic dims`);
       }
     } else if (total !== undefined && known !== undefined && total !== known) {
       fail(op, `cannot reshape ${v} (${total} elements) to ${shapeToString(spec)} (${known})`);
@@ -282,9 +301,12 @@ export const OPS: Record<string, Infer> = {
       end = Math.min(Math.max(end, 0), d);
       len = Math.max(0, Math.ceil((end - start) / step));
     } else {
-      if (start < 0 || end < 0 || step !== 1) fail(op, `symbolic dim ${d}: only non-negative start/end with step 1`);
-      if (end >= Number.MAX_SAFE_INTEGER) len = addDims(d, -start);
-      else len = end - start;
+      // Symbolic dim: either a fixed window from the start, or the last -start elements.
+      if (step !== 1) fail(op, `symbolic dim ${d}: only step 1`);
+      if (start < 0 && end >= Number.MAX_SAFE_INTEGER) len = -start;
+      else if (start >= 0 && end >= Number.MAX_SAFE_INTEGER) len = addDims(d, -start);
+      else if (start >= 0 && end >= start) len = end - start;
+      else fail(op, `symbolic dim ${d}: unsupported slice [${start}:${end}]`);
     }
     const shape = [...v.shape];
     shape[ax] = len;

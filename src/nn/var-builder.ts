@@ -29,6 +29,11 @@ export interface VarBuilderOptions {
   dtype: 'float32' | 'float64';
   /** Linear weights: kept float, or quantized at load. Weights whose in-features are not a multiple of 32 stay float. */
   linear: LinearDType;
+  /**
+   * Training: weights for which this returns true become graph inputs (fed and updated
+   * each step) instead of params with fixed data; they are never quantized.
+   */
+  trainable?: (name: string) => boolean;
 }
 
 /** Tracks which checkpoint tensors a model asked for, so loading can be strict. */
@@ -86,10 +91,11 @@ export class VarBuilder {
   /** A float param (norm weights, embeddings, biases) in the compute dtype. */
   get(name: string, shape: number[]): Tensor {
     const full = this.path(name);
-    const existing = this.graph.params.find((p) => p.name === full);
+    const existing = this.graph.params.find((p) => p.name === full) ?? this.graph.inputs.find((p) => p.name === full);
     if (existing) return existing;
     this.expect(full, shape);
     const dtype = this.options.dtype;
+    if (this.options.trainable?.(full)) return this.graph.input(full, dtype, shape);
     const store = this.store;
     return this.graph.param(full, dtype, shape, async (): Promise<HostTensor> => {
       const f32 = await store.loadF32(full);
@@ -100,8 +106,8 @@ export class VarBuilder {
   /** The weight of a linear layer, stored [out, in]; quantized when the options say so. */
   linearWeight(name: string, outFeatures: number, inFeatures: number): Tensor {
     const q = this.options.linear;
-    if (q === 'float32' || this.options.dtype !== 'float32' || inFeatures % QUANT_BLOCK_SIZE !== 0) return this.get(name, [outFeatures, inFeatures]);
     const full = this.path(name);
+    if (q === 'float32' || this.options.dtype !== 'float32' || inFeatures % QUANT_BLOCK_SIZE !== 0 || this.options.trainable?.(full)) return this.get(name, [outFeatures, inFeatures]);
     // A quantized copy gets its own param name: the float original may also be used
     // (tied embeddings feed both a gather and the lm_head).
     const qname = `${full}#${q}`;

@@ -109,7 +109,6 @@ class Writer {
 
   /** Unsigned or negative integer as a varint; negatives take 10 bytes (int64 two's complement). */
   varint(v: number | bigint): void {
-    let x = BigInt.asUintN(64, BigInt(v));
     if (typeof v === 'number' && v >= 0 && v < 2 ** 31) {
       let n = v;
       while (n > 0x7f) {
@@ -119,6 +118,7 @@ class Writer {
       this.byte(n);
       return;
     }
+    let x = BigInt.asUintN(64, BigInt(v));
     while (x > 0x7fn) {
       this.byte(Number(x & 0x7fn) | 0x80);
       x >>= 7n;

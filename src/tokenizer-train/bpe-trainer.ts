@@ -23,7 +23,7 @@ import { PairHeap } from './max-heap.ts';
 export interface BpeTrainOptions {
   /** Final vocabulary size including special tokens and the 256 byte symbols. */
   vocabSize: number;
-  /** A pair is merged only if it occurs at least this often (default 2, like HF's CLI users; HF's own default is 0). */
+  /** A pair is merged only if it occurs at least this often (default 2; HF's trainer defaults to 0). */
   minFrequency?: number;
   /** Added first, in this order, as special tokens (never split, never merged). */
   specialTokens?: readonly string[];

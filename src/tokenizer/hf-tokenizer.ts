@@ -126,13 +126,15 @@ export class HfTokenizer implements Tokenizer {
     kind: keyof typeof FALLBACK_NAMES,
     noConfig: boolean,
   ): number | undefined {
+    // A name in tokenizer_config.json wins; then an id the source states; then, only when
+    // there is no config at all, the conventional names.
+    const named = tokenContent(spec);
+    if (named !== undefined && this.idOf(named) !== undefined) return this.idOf(named);
     if (stated !== undefined && stated >= 0) {
       if (stated >= this.vocabSize) throw new FormatError(this.file, `${kind}_token_id`, `id ${stated} >= vocabulary size ${this.vocabSize}`);
       return stated;
     }
-    const named = tokenContent(spec);
-    if (named !== undefined) return this.idOf(named);
-    if (!noConfig) return undefined;
+    if (named !== undefined || spec === null || !noConfig) return undefined;
     for (const name of FALLBACK_NAMES[kind]) {
       const id = this.idOf(name);
       if (id !== undefined) return id;
@@ -143,8 +145,8 @@ export class HfTokenizer implements Tokenizer {
   /** What the tokenizer.json post-processor puts around a sequence. */
   private probePostProcessor(): { prefix: number[]; suffix: number[] } {
     if (!this.json.post_processor) return { prefix: [], suffix: [] };
-    const bare = this.lib.encode('a', { add_special_tokens: false }).ids;
-    const full = this.lib.encode('a', { add_special_tokens: true }).ids;
+    const bare: number[] = this.lib.encode('a', { add_special_tokens: false }).ids;
+    const full: number[] = this.lib.encode('a', { add_special_tokens: true }).ids;
     for (let i = 0; i + bare.length <= full.length; i++) {
       if (bare.every((id, k) => full[i + k] === id)) return { prefix: full.slice(0, i), suffix: full.slice(i + bare.length) };
     }

@@ -120,20 +120,27 @@ export function mergesFromScores(pieces: readonly SpmPiece[]): [string, string][
   pieces.forEach((p, id) => {
     if (p.type === PieceType.NORMAL && !normal.has(p.piece)) normal.set(p.piece, id);
   });
-  const found: { left: string; right: string; score: number; id: number; leftId: number; rightId: number }[] = [];
-  for (const [piece, id] of normal) {
-    const chars = Array.from(piece);
-    let prefix = '';
-    for (let k = 1; k < chars.length; k++) {
-      prefix += chars[k - 1];
-      const leftId = normal.get(prefix);
+  // Sort the (fewer) pieces rather than the merges: best score first, ties by id; the
+  // splits of one piece are ordered by left then right id.
+  const order = [...normal.values()].sort((a, b) => pieces[b].score - pieces[a].score || a - b);
+  const merges: [string, string][] = [];
+  const splits: { left: string; right: string; leftId: number; rightId: number }[] = [];
+  for (const id of order) {
+    const piece = pieces[id].piece;
+    splits.length = 0;
+    let cut = 0;
+    for (const ch of piece) {
+      cut += ch.length;
+      if (cut >= piece.length) break;
+      const left = piece.slice(0, cut);
+      const leftId = normal.get(left);
       if (leftId === undefined) continue;
-      const right = piece.slice(prefix.length);
+      const right = piece.slice(cut);
       const rightId = normal.get(right);
-      if (rightId === undefined) continue;
-      found.push({ left: prefix, right, score: pieces[id].score, id, leftId, rightId });
+      if (rightId !== undefined) splits.push({ left, right, leftId, rightId });
     }
+    if (splits.length > 1) splits.sort((a, b) => a.leftId - b.leftId || a.rightId - b.rightId);
+    for (const s of splits) merges.push([s.left, s.right]);
   }
-  found.sort((a, b) => b.score - a.score || a.id - b.id || a.leftId - b.leftId || a.rightId - b.rightId);
-  return found.map((m) => [m.left, m.right]);
+  return merges;
 }

@@ -48,10 +48,18 @@ export class StreamingDecoder implements StreamingDecoderLike {
     this.sent = Math.max(this.sent, stableEnd);
     this.out += delta;
     if (stableEnd === tail.length) {
-      // Clean character boundary: everything so far becomes context for what follows.
-      this.ctxStart = this.ctxEnd;
+      // Clean character boundary: the ids since the last boundary become the context for
+      // what follows. If they decode to nothing (skipped specials, an <unk>), keep the older
+      // context too: an empty context would make the next token look sequence-initial and
+      // lose its leading space (WordPiece, Metaspace and Strip decoders).
+      const recent = this.decode(this.ctxEnd, this.ids.length);
+      if (recent !== '') {
+        this.ctxStart = this.ctxEnd;
+        this.ctxText = recent;
+      } else {
+        this.ctxText = this.decode(this.ctxStart, this.ids.length);
+      }
       this.ctxEnd = this.ids.length;
-      this.ctxText = this.decode(this.ctxStart, this.ctxEnd);
       this.sent = 0;
     }
     return delta;

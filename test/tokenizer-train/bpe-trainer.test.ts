@@ -82,7 +82,7 @@ test('special tokens come first in the vocab and are never split or merged', () 
   const tok = loadHf(model);
   const ids = tok.encode('a cat<|endoftext|><pad> sat').ids;
   assert.ok(ids.includes(0) && ids.includes(1), `special ids kept whole: ${ids}`);
-  assert.equal(ids.filter((i) => i === 0).length, 1);
+  assert.equal(ids.filter((i: number) => i === 0).length, 1);
   assert.equal(tok.decode(ids), 'a cat<|endoftext|><pad> sat');
 });
 
@@ -169,7 +169,7 @@ test('tokenizer.json loads in @huggingface/tokenizers and round-trips exactly', 
   const tok = loadHf(model);
   for (const s of [text, ' leading space', 'unseen: ζ∑ ☃ \u0000 \u00ff', "don't won't", 'a<|endoftext|>b', '  \n\n ']) {
     const ids = tok.encode(s).ids;
-    assert.ok(ids.every((i) => i >= 0 && i < model.vocab.length));
+    assert.ok(ids.every((i: number) => i >= 0 && i < model.vocab.length));
     assert.equal(tok.decode(ids), s, JSON.stringify(s));
   }
   // The learned merges are used: "Hello" is one token after training on it.

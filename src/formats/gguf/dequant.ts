@@ -2,7 +2,7 @@
 // (ggml-common.h); arithmetic is rounded to float32 at each step as ggml's C code does, so
 // results match llama.cpp bit for bit (barring compiler FMA contraction).
 import { UnsupportedError, SlmError } from '../../errors.ts';
-import { f16ToF32, bf16ArrayToF32 } from '../half.ts';
+import { f16ToF32, f16ArrayToF32, bf16ArrayToF32 } from '../half.ts';
 import { GGML_TYPES_BY_NAME } from './types.ts';
 
 const fr = Math.fround;
@@ -18,20 +18,15 @@ export function dequantize(type: string, bytes: Uint8Array, numel: number): Floa
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nb = numel / info.blockSize;
   switch (type) {
-    case 'F32': for (let i = 0; i < numel; i++) out[i] = v.getFloat32(i * 4, true); break;
-    case 'F16': for (let i = 0; i < numel; i++) out[i] = f16ToF32(v.getUint16(i * 2, true)); break;
-    case 'BF16': {
-      const u = new Uint16Array(numel);
-      for (let i = 0; i < numel; i++) u[i] = v.getUint16(i * 2, true);
-      bf16ArrayToF32(u, out);
-      break;
-    }
+    case 'F32': out.set(new Float32Array(aligned(bytes, 4).buffer, aligned(bytes, 4).byteOffset, numel)); break;
+    case 'F16': f16ArrayToF32(new Uint16Array(aligned(bytes, 2).buffer, aligned(bytes, 2).byteOffset, numel), out); break;
+    case 'BF16': bf16ArrayToF32(new Uint16Array(aligned(bytes, 2).buffer, aligned(bytes, 2).byteOffset, numel), out); break;
     case 'F64': for (let i = 0; i < numel; i++) out[i] = v.getFloat64(i * 8, true); break;
     case 'I8': for (let i = 0; i < numel; i++) out[i] = v.getInt8(i); break;
     case 'I16': for (let i = 0; i < numel; i++) out[i] = v.getInt16(i * 2, true); break;
     case 'I32': for (let i = 0; i < numel; i++) out[i] = v.getInt32(i * 4, true); break;
     case 'I64': for (let i = 0; i < numel; i++) out[i] = Number(v.getBigInt64(i * 8, true)); break;
-    case 'Q8_0': dequantQ8_0(bytes, v, nb, out); break;
+    case 'Q8_0': dequantQ8_0(v, nb, out); break;
     case 'Q4_0': dequantQ4_0(bytes, v, nb, out); break;
     case 'Q4_1': dequantQ4_1(bytes, v, nb, out); break;
     case 'Q5_0': dequantQ5_0(bytes, v, nb, out); break;
@@ -48,8 +43,13 @@ export function dequantize(type: string, bytes: Uint8Array, numel: number): Floa
 
 const half = (v: DataView, off: number) => f16ToF32(v.getUint16(off, true));
 
+/** `b` itself when its offset suits a typed-array view of `size`-byte elements, else a copy. */
+function aligned(b: Uint8Array, size: number): Uint8Array {
+  return b.byteOffset % size === 0 ? b : b.slice();
+}
+
 // block_q8_0 { half d; int8 qs[32]; }  y = qs*d
-function dequantQ8_0(b: Uint8Array, v: DataView, nb: number, out: Float32Array) {
+function dequantQ8_0(v: DataView, nb: number, out: Float32Array) {
   for (let i = 0; i < nb; i++) {
     const o = i * 34;
     const d = half(v, o);

@@ -3,7 +3,7 @@
 // offset), padding to `general.alignment` (default 32), then tensor data. Only the header is
 // read on open; every count and length is checked against the bytes left in the file before
 // anything is allocated for it.
-import { FormatError, SlmError, UnsupportedError } from '../../errors.ts';
+import { FormatError, SlmError } from '../../errors.ts';
 import type { Checkpoint, TensorInfo } from '../checkpoint.ts';
 import type { TensorData } from '../dtypes.ts';
 import { FileCursor, RandomAccessFile } from '../file-reader.ts';

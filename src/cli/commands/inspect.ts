@@ -1,0 +1,103 @@
+// `slm inspect <path>`: what a checkpoint file, shard index or model folder holds: format,
+// model type, tensors (name, dtype, shape) and parameter count. Reads headers only.
+import { stat } from 'node:fs/promises';
+import type { Command } from '../command.ts';
+import { SlmError } from '../../errors.ts';
+import { openCheckpoint } from '../../formats/open-checkpoint.ts';
+import { openModelFolder, GGUF_ARCHITECTURE_TO_MODEL_TYPE, canonicalModelType } from '../../formats/model-folder.ts';
+import { parameterCount, type Checkpoint } from '../../formats/checkpoint.ts';
+import type { GgufFile } from '../../formats/gguf/reader.ts';
+
+/** Metadata made printable: big arrays summarized, bigints as strings. */
+function summarize(metadata: Record<string, unknown>, types?: GgufFile['metadataTypes']): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v === 'bigint') out[k] = v.toString();
+    else if (ArrayBuffer.isView(v) || Array.isArray(v)) {
+      const len = (v as ArrayLike<unknown>).length;
+      out[k] = len <= 8 && !(v instanceof BigInt64Array || v instanceof BigUint64Array)
+        ? Array.from(v as ArrayLike<unknown>)
+        : { array: types?.[k]?.itemType ?? 'unknown', length: len };
+    } else out[k] = v;
+  }
+  return out;
+}
+
+const inspect: Command = {
+  name: 'inspect',
+  summary: 'show the format, model type, tensors and parameter count of a checkpoint or model folder',
+  usage: '<file|folder|index.json> [--json]',
+  options: {
+    json: { type: 'boolean', description: 'print one JSON object on stdout' },
+  },
+  async run({ values, positionals }, io) {
+    const [path] = positionals;
+    if (!path || positionals.length > 1) {
+      io.stderr.write('slm inspect: expected exactly one path\n');
+      return 2;
+    }
+    const st = await stat(path).catch(() => undefined);
+    if (!st) throw new SlmError('NOT_FOUND', `no such file or folder: ${path}`);
+    let modelType: string | undefined;
+    let declaredModelType: string | undefined;
+    let ckpt: Checkpoint;
+    if (st.isDirectory()) {
+      const folder = await openModelFolder(path, { allowUnsupported: true });
+      modelType = folder.modelType;
+      declaredModelType = folder.declaredModelType;
+      ckpt = await folder.openWeights();
+    } else {
+      ckpt = await openCheckpoint(path);
+    }
+    try {
+      let metadata: Record<string, unknown> = ckpt.metadata;
+      if (ckpt.format === 'gguf') {
+        const g = ckpt as unknown as GgufFile;
+        const arch = g.metadata['general.architecture'];
+        if (typeof arch === 'string' && !declaredModelType) {
+          declaredModelType = GGUF_ARCHITECTURE_TO_MODEL_TYPE[arch] ?? arch;
+          modelType = canonicalModelType(declaredModelType);
+        }
+        metadata = summarize(g.metadata, g.metadataTypes);
+      }
+      const tensors = [...ckpt.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
+      const report = {
+        path,
+        format: ckpt.format,
+        ...(declaredModelType !== undefined ? { modelType: modelType ?? null, declaredModelType } : {}),
+        files: ckpt.files,
+        tensorCount: tensors.length,
+        parameterCount: parameterCount(ckpt.tensors.values()),
+        metadata,
+        tensors,
+      };
+      if (values.json) {
+        io.stdout.write(JSON.stringify(report) + '\n');
+        return 0;
+      }
+      const lines = [
+        `format:      ${report.format}`,
+        ...(declaredModelType !== undefined ? [`model_type:  ${declaredModelType}${modelType && modelType !== declaredModelType ? ` (as ${modelType})` : ''}${modelType ? '' : ' (not supported by slmkit)'}`] : []),
+        `files:       ${report.files.length}`,
+        `tensors:     ${report.tensorCount}`,
+        `parameters:  ${report.parameterCount.toLocaleString('en-US')}`,
+      ];
+      const metaKeys = Object.keys(metadata);
+      if (metaKeys.length) {
+        lines.push('', 'metadata:');
+        for (const k of metaKeys) lines.push(`  ${k} = ${JSON.stringify(metadata[k])}`);
+      }
+      if (tensors.length) {
+        lines.push('', 'tensors:');
+        const w = Math.min(60, Math.max(...tensors.map((t) => t.name.length)));
+        for (const t of tensors) lines.push(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(5)}  [${t.shape.join(', ')}]`);
+      }
+      io.stdout.write(lines.join('\n') + '\n');
+      return 0;
+    } finally {
+      await ckpt.close();
+    }
+  },
+};
+
+export default inspect;

@@ -1,0 +1,11 @@
+export type * from './types.ts';
+export { generate, generateText, type GenerateOptions } from './generate.ts';
+export { generateBatch, type BatchOptions, type BatchStep } from './generate-batch.ts';
+export type { Generation } from './generation.ts';
+export { PrefixCache } from './prefix-cache.ts';
+export { IncrementalDetokenizer } from './detokenize.ts';
+export { StopStringMatcher } from './stop-strings.ts';
+export { codecFromTokenizer, type TextCodec } from './text-codec.ts';
+export type { GenerateResult, PrefillProgress, PromptTokenLogprob, SequenceOptions, TokenConstraint } from './sequence-run.ts';
+export * from './sampling/index.ts';
+export * from './constrained/index.ts';

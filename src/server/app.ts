@@ -1,0 +1,145 @@
+// createServer: the OpenAI-compatible HTTP layer over a ServedModel (hono; runs on Node via
+// @hono/node-server). Thin by design: routes validate and shape JSON, engine.ts generates.
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { serve, type ServerType } from '@hono/node-server';
+import { ApiError } from './api-error.ts';
+import type { ServerContext } from './context.ts';
+import { FairQueue } from './queue.ts';
+import type { ServedModel } from './served-model.ts';
+import { SessionPool } from './session-pool.ts';
+import { chatCompletions } from './routes/chat.ts';
+import { completions } from './routes/completions.ts';
+import { detokenize, embeddings, listModels, tokenize } from './routes/misc.ts';
+
+export interface ServerOptions {
+  /** The model, or a promise of it: the server answers /health with 503 until it resolves. */
+  model: ServedModel | Promise<ServedModel>;
+  /** When set, every route but /health needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Requests generating at once (one session each). Default 1. */
+  maxConcurrency?: number;
+  /** Requests waiting beyond those; more get 429. Default 64. */
+  maxQueue?: number;
+  /** Context length limit (≤ the model's). */
+  ctx?: number;
+  /** Per-request limit including queueing. Default 600 000 ms. */
+  requestTimeoutMs?: number;
+  /** Default 4 MiB. */
+  bodyLimitBytes?: number;
+  /** Log lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface SlmServer {
+  /** The hono app (usable with app.request() in tests or another adapter). */
+  readonly app: Hono;
+  /** Binds to host:port (port 0 = random); resolves to the base URL. */
+  listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** Stops accepting, drops open connections and disposes the sessions. */
+  close(): Promise<void>;
+}
+
+export function createServer(opts: ServerOptions): SlmServer {
+  const maxConcurrency = opts.maxConcurrency ?? 1;
+  const queue = new FairQueue(maxConcurrency, opts.maxQueue ?? 64);
+  let sc: ServerContext | undefined;
+  let loadError: Error | undefined;
+  const loading = Promise.resolve(opts.model).then(
+    (model) => {
+      sc = {
+        model,
+        pool: new SessionPool(model, maxConcurrency),
+        queue,
+        ctx: Math.min(opts.ctx ?? model.contextLength, model.contextLength),
+        requestTimeoutMs: opts.requestTimeoutMs ?? 600_000,
+      };
+    },
+    (e: Error) => {
+      loadError = e;
+      opts.log?.(`model failed to load: ${e.message}`);
+    },
+  );
+
+  const app = new Hono();
+  const fail = (c: Context, e: ApiError) => c.json(e.toJSON(), e.status);
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return fail(c, err);
+    opts.log?.(`internal error: ${err.stack ?? err.message}`);
+    return fail(c, new ApiError(500, `Internal error: ${err.message}`, 'server_error'));
+  });
+  app.notFound((c) => fail(c, new ApiError(404, `No route ${c.req.method} ${c.req.path}.`, 'not_found_error')));
+
+  app.get('/health', (c) => {
+    if (sc) return c.json({ status: 'ok' });
+    return c.json({ status: loadError ? 'error' : 'loading', ...(loadError ? { error: loadError.message } : {}) }, 503);
+  });
+
+  if (opts.apiKey) {
+    const expected = Buffer.from(`Bearer ${opts.apiKey}`);
+    app.use('*', async (c, next) => {
+      if (c.req.path === '/health') return next();
+      const got = Buffer.from(c.req.header('authorization') ?? '');
+      if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+        return fail(c, new ApiError(401, 'Missing or invalid API key (send Authorization: Bearer <key>).', 'authentication_error', null, 'invalid_api_key'));
+      }
+      return next();
+    });
+  }
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: opts.bodyLimitBytes ?? 4 * 1024 * 1024,
+      onError: (c) => fail(c, new ApiError(413, `The request body exceeds ${opts.bodyLimitBytes ?? 4 * 1024 * 1024} bytes.`, 'invalid_request_error', null, 'body_too_large')),
+    }),
+  );
+
+  const ready = (): ServerContext => {
+    if (sc) return sc;
+    throw new ApiError(503, loadError ? `The model failed to load: ${loadError.message}` : 'The model is still loading.', 'service_unavailable');
+  };
+  const json = async (c: Context): Promise<unknown> => {
+    const text = await c.req.text();
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ApiError(400, `The body is not valid JSON: ${(e as Error).message}`, 'invalid_request_error', null, 'invalid_json');
+    }
+  };
+
+  app.get('/v1/models', () => listModels(ready()));
+  app.post('/v1/chat/completions', async (c) => chatCompletions(ready(), await json(c), c.req.raw.signal));
+  app.post('/v1/completions', async (c) => completions(ready(), await json(c), c.req.raw.signal));
+  app.post('/v1/embeddings', async (c) => embeddings(ready(), await json(c), c.req.raw.signal));
+  app.post('/tokenize', async (c) => tokenize(ready(), await json(c)));
+  app.post('/detokenize', async (c) => detokenize(ready(), await json(c)));
+
+  let server: ServerType | undefined;
+  return {
+    app,
+    listen(port = 8080, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server = serve({ fetch: app.fetch, port, hostname: host }, (info: AddressInfo) => {
+          const h = host.includes(':') ? `[${host}]` : host;
+          resolve({ url: `http://${h}:${info.port}`, port: info.port });
+        });
+        server.once('error', reject);
+      });
+    },
+    async close() {
+      if (server) {
+        const s = server as ServerType & { closeAllConnections?: () => void };
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections?.();
+        });
+      }
+      await loading;
+      await sc?.pool.dispose();
+    },
+  };
+}

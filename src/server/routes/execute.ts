@@ -1,0 +1,74 @@
+// Admission, timeout and disconnect handling shared by the generation routes. Everything that
+// can be a proper HTTP error (429 queue full, 400s) happens before a stream starts.
+import { randomBytes } from 'node:crypto';
+import type { GenerateResult } from '../../generate/sequence-run.ts';
+import type { GenerationStep } from '../../generate/types.ts';
+import { ApiError } from '../api-error.ts';
+import { admit, requestSignal, timeoutError, type ServerContext } from '../context.ts';
+import { runJobs, type Job, type RunOptions } from '../engine.ts';
+import { sseResponse, type SseWriter } from '../sse.ts';
+
+export const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export interface Execution {
+  jobs: Job[];
+  run: Omit<RunOptions, 'signal' | 'onStep'>;
+}
+
+/** Non-streaming: runs to the end; 504 on timeout. */
+export async function executeOnce(
+  sc: ServerContext,
+  clientSignal: AbortSignal,
+  ex: Execution,
+  onStep: (job: number, step: GenerationStep) => void,
+): Promise<GenerateResult[]> {
+  const rs = requestSignal(clientSignal, sc.requestTimeoutMs);
+  try {
+    const release = await admit(sc, rs.signal, rs.timedOut);
+    try {
+      const results = await runJobs(sc.model, sc.pool, ex.jobs, { ...ex.run, signal: rs.signal, onStep });
+      if (rs.timedOut()) throw timeoutError(sc);
+      return results;
+    } finally {
+      release();
+    }
+  } finally {
+    rs.dispose();
+  }
+}
+
+/** Streaming: admits first (so 429 is an HTTP status), then streams SSE until [DONE]. */
+export async function executeStream(
+  sc: ServerContext,
+  clientSignal: AbortSignal,
+  ex: Execution,
+  handlers: {
+    start(w: SseWriter): void;
+    step(w: SseWriter, job: number, step: GenerationStep): void;
+    end(w: SseWriter, results: GenerateResult[]): void;
+  },
+): Promise<Response> {
+  const rs = requestSignal(clientSignal, sc.requestTimeoutMs);
+  let release: () => void;
+  try {
+    release = await admit(sc, rs.signal, rs.timedOut);
+  } catch (e) {
+    rs.dispose();
+    throw e;
+  }
+  return sseResponse(rs.abort, async (w) => {
+    try {
+      handlers.start(w);
+      const results = await runJobs(sc.model, sc.pool, ex.jobs, { ...ex.run, signal: rs.signal, onStep: (j, s) => handlers.step(w, j, s) });
+      if (rs.timedOut()) w.send(timeoutError(sc).toJSON());
+      else if (!rs.signal.aborted) handlers.end(w, results);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError(500, (e as Error).message ?? String(e), 'server_error');
+      w.send(err.toJSON());
+    } finally {
+      release();
+      rs.dispose();
+    }
+  });
+}

@@ -1,0 +1,71 @@
+// /v1/models, /v1/embeddings, /tokenize, /detokenize.
+import { ApiError, badRequest } from '../api-error.ts';
+import { admit, checkModel, requestSignal, type ServerContext } from '../context.ts';
+import { detokenizeRequest, embeddingRequest, parseBody, tokenizeRequest } from '../schemas.ts';
+import { usage } from '../format.ts';
+import { nowSeconds } from './execute.ts';
+
+const startedAt = nowSeconds();
+
+export function listModels(sc: ServerContext): Response {
+  return Response.json({
+    object: 'list',
+    data: [{ id: sc.model.name, object: 'model', created: sc.model.created ?? startedAt, owned_by: 'slmkit', context_length: sc.ctx }],
+  });
+}
+
+export async function embeddings(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
+  const req = parseBody(embeddingRequest, body);
+  checkModel(sc, req.model);
+  if (!sc.model.embed) throw badRequest(`The model '${sc.model.name}' does not provide embeddings.`, 'model', 'embeddings_unsupported');
+  const raw = req.input;
+  const inputs: number[][] =
+    typeof raw === 'string'
+      ? [sc.model.codec.encode(raw, { addSpecialTokens: true })]
+      : typeof raw[0] === 'string'
+        ? (raw as string[]).map((t) => sc.model.codec.encode(t, { addSpecialTokens: true }))
+        : typeof raw[0] === 'number'
+          ? [raw as number[]]
+          : (raw as number[][]);
+  inputs.forEach((ids) => {
+    if (ids.length === 0) throw badRequest('An embedding input is empty.', 'input');
+    if (ids.length > sc.ctx) throw badRequest(`An input has ${ids.length} tokens; the context length is ${sc.ctx}.`, 'input', 'context_length_exceeded');
+    for (const id of ids) if (id >= sc.model.vocabSize) throw badRequest(`input token ${id} is outside the vocabulary.`, 'input');
+  });
+  const rs = requestSignal(clientSignal, sc.requestTimeoutMs);
+  try {
+    const release = await admit(sc, rs.signal, rs.timedOut);
+    let vectors: number[][];
+    try {
+      vectors = await sc.model.embed(inputs, rs.signal);
+    } finally {
+      release();
+    }
+    const tokens = inputs.reduce((a, ids) => a + ids.length, 0);
+    const encode = (v: number[]) => (req.encoding_format === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v);
+    return Response.json({
+      object: 'list',
+      data: vectors.map((v, i) => ({ object: 'embedding', index: i, embedding: encode(v) })),
+      model: sc.model.name,
+      usage: { prompt_tokens: usage(tokens, 0).prompt_tokens, total_tokens: tokens },
+    });
+  } finally {
+    rs.dispose();
+  }
+}
+
+export function tokenize(sc: ServerContext, body: unknown): Response {
+  const req = parseBody(tokenizeRequest, body);
+  if (req.model !== undefined) checkModel(sc, req.model);
+  const text = req.content ?? req.prompt;
+  if (text === undefined) throw badRequest("Send the text as 'content'.", 'content');
+  const tokens = sc.model.codec.encode(text, { addSpecialTokens: req.add_special ?? false });
+  return Response.json({ tokens, count: tokens.length, max_model_len: sc.ctx });
+}
+
+export function detokenize(sc: ServerContext, body: unknown): Response {
+  const req = parseBody(detokenizeRequest, body);
+  if (req.model !== undefined) checkModel(sc, req.model);
+  for (const id of req.tokens) if (id >= sc.model.vocabSize) throw new ApiError(400, `token ${id} is outside the vocabulary (0..${sc.model.vocabSize - 1}).`, 'invalid_request_error', 'tokens');
+  return Response.json({ content: sc.model.codec.decode(req.tokens, { skipSpecialTokens: false }) });
+}

@@ -1,0 +1,98 @@
+// The training-step graph of a causal LM: forward, mean token cross-entropy, backward
+// (src/autodiff), global-norm gradient clipping and AdamW, all in one graph that
+// onnxruntime runs, so no gradient ever crosses into JS.
+//
+// Trainable weights are graph inputs (fed each step, returned updated as outputs);
+// frozen weights (LoRA's base, quantized or not) stay params with fixed data.
+// Gradient accumulation uses two graphs over the same forward/backward:
+//   'accumulate': acc.<w> + grad  -> acc_out.<w>                 (micro-batches 1..k-1)
+//   'update'    : (acc.<w> + grad) / k, clip, AdamW -> new.<w>    (micro-batch k)
+// With k = 1 the update graph takes no accumulator inputs.
+
+import { Graph, type Tensor } from '../ir/graph.ts';
+import * as b from '../ir/builder.ts';
+import { backward } from '../autodiff/index.ts';
+import { VarBuilder, type WeightStore } from '../nn/var-builder.ts';
+import type { CausalLMArch } from '../models/causal-lm.ts';
+import { adamwInputs, adamwUpdate, type AdamWConfig } from './adamw.ts';
+
+export interface TrainGraphOptions {
+  batch: number;
+  seqLen: number;
+  dtype: 'float32' | 'float64';
+  /** Which checkpoint tensors are trained (the rest are frozen params). */
+  trainable: (name: string) => boolean;
+  /** Whether AdamW's decoupled weight decay applies (TinyLlama: not to norms, biases, embeddings). */
+  decays: (name: string) => boolean;
+  adamw: AdamWConfig;
+  /** Clip gradients to this global L2 norm; null: no clipping. */
+  clipNorm: number | null;
+  variant: 'update' | 'accumulate';
+  /** Micro-batches per optimizer step (the update graph divides the summed gradient by it). */
+  accumSteps: number;
+  /** Frozen weights kept as f32 or quantized (QLoRA-style). */
+  frozenLinear?: 'float32' | 'q8' | 'q4';
+}
+
+export interface TrainGraph {
+  graph: Graph;
+  /** Trainable weights (graph inputs), in a fixed order. */
+  weights: { name: string; shape: number[]; decays: boolean }[];
+}
+
+/** Default decay rule: matrices of projections decay; norms, biases and embeddings do not. */
+export function defaultDecays(name: string): boolean {
+  return !/(norm|layernorm|LayerNorm)[^.]*\.weight$/.test(name) && !name.endsWith('.bias') && !/embed_tokens|wte|word_embeddings|shared\.weight/.test(name);
+}
+
+export function buildCausalLMTrainGraph<C>(arch: CausalLMArch<C>, config: C, frozen: WeightStore, o: TrainGraphOptions): TrainGraph {
+  const g = new Graph(`${arch.modelType}-train-${o.variant}`);
+  const vb = new VarBuilder(g, frozen, { dtype: o.dtype, linear: o.frozenLinear ?? 'float32', trainable: o.trainable });
+  const B = o.batch;
+  const S = o.seqLen;
+  const inputIds = g.input('input_ids', 'int64', [B, S]);
+  const positions = g.input('position_ids', 'int64', [B, S]);
+  const targets = g.input('targets', 'int64', [B, S]);
+  const r = arch.forward(vb, config, { inputIds, positions });
+  const logits = r.head(r.hidden);
+  const V = arch.vocabSize(config);
+  const loss = b.crossEntropy(logits.reshape([B * S, V]), targets.reshape([B * S]));
+
+  const weightTensors = g.inputs.filter((t) => t !== inputIds && t !== positions && t !== targets);
+  const grads = backward(loss, weightTensors);
+  const weights = weightTensors.map((t) => ({ name: t.name!, shape: t.shape as number[], decays: o.decays(t.name!) }));
+  const outputs: Record<string, Tensor> = { loss };
+
+  if (o.variant === 'accumulate') {
+    weightTensors.forEach((t, i) => {
+      const acc = g.input(`acc.${t.name}`, o.dtype, t.shape);
+      outputs[`acc_out.${t.name}`] = b.add(acc, grads[i]!);
+    });
+    g.setOutputs(outputs);
+    return { graph: g, weights };
+  }
+
+  let total = grads;
+  if (o.accumSteps > 1) {
+    total = weightTensors.map((t, i) => b.div(b.add(g.input(`acc.${t.name}`, o.dtype, t.shape), grads[i]!), o.accumSteps));
+  }
+  // Global L2 norm over every gradient, reported and used for clipping.
+  const sq = total.map((gr) => b.reduceSum(b.mul(gr, gr)));
+  const norm = b.sqrt(sq.reduce((acc, x) => b.add(acc, x)));
+  outputs.grad_norm = norm;
+  if (o.clipNorm !== null) {
+    const scale = b.minimum(b.scalar(g, 1, o.dtype), b.div(b.scalar(g, o.clipNorm, o.dtype), b.add(norm, 1e-6)));
+    total = total.map((gr) => b.mul(gr, scale));
+  }
+  const step = adamwInputs(g, o.dtype);
+  weightTensors.forEach((t, i) => {
+    const m = g.input(`m.${t.name}`, o.dtype, t.shape);
+    const v = g.input(`v.${t.name}`, o.dtype, t.shape);
+    const u = adamwUpdate(t, total[i]!, m, v, step, { ...o.adamw, weightDecay: weights[i]!.decays ? o.adamw.weightDecay : 0 });
+    outputs[`new.${t.name}`] = u.param;
+    outputs[`new_m.${t.name}`] = u.m;
+    outputs[`new_v.${t.name}`] = u.v;
+  });
+  g.setOutputs(outputs);
+  return { graph: g, weights };
+}

@@ -1,0 +1,148 @@
+// GroupQueryAttention with a KV cache: prefill, then decode steps, must equal the reference
+// interpreter's full recompute over the whole sequence; in concat mode (present = past ++
+// new) and in shared-buffer mode (one preallocated buffer fed as past and fetched as present,
+// updated in place by onnxruntime).
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ir from '../../src/ir/index.ts';
+import type { HostTensor } from '../../src/ir/index.ts';
+import { evaluate } from '../../src/interp/index.ts';
+import { compile, type CompileOptions } from '../../src/runtime/session.ts';
+import { lowerGraph, KV_PAST_LENGTH_INPUT } from '../../src/onnx/lower.ts';
+import { UnsupportedError } from '../../src/errors.ts';
+import { Harness, compareTensors, randomUniform, TOL } from './helpers.ts';
+
+const h = new Harness();
+after(() => h.cleanup());
+
+const D = 32;
+const NH = 4;
+const NKV = 2;
+const HD = 8;
+const PARAMS: Record<string, HostTensor> = {
+  wq: randomUniform(101, [NH * HD, D], -0.5, 0.5, 'float32'),
+  wk: randomUniform(102, [NKV * HD, D], -0.5, 0.5, 'float32'),
+  wv: randomUniform(103, [NKV * HD, D], -0.5, 0.5, 'float32'),
+  wo: randomUniform(104, [D, NH * HD], -0.5, 0.5, 'float32'),
+};
+
+/** One attention block (projections, rope, causal GQA, output projection). */
+function buildBlock(withPast: boolean): ir.Graph {
+  const g = new ir.Graph(withPast ? 'block_kv' : 'block_full');
+  const x = g.input('x', 'float32', ['batch', 'seq', D]);
+  const pos = g.input('pos', 'int64', ['batch', 'seq']);
+  const past = withPast ? { k: g.input('past_k', 'float32', ['batch', NKV, 'past', HD]), v: g.input('past_v', 'float32', ['batch', NKV, 'past', HD]) } : undefined;
+  const p = (n: string) => g.param(n, 'float32', PARAMS[n]!.shape);
+  const q = ir.rope(ir.linear(x, p('wq')), pos, { numHeads: NH, headDim: HD, theta: 10000 });
+  const k = ir.rope(ir.linear(x, p('wk')), pos, { numHeads: NKV, headDim: HD, theta: 10000 });
+  const v = ir.linear(x, p('wv'));
+  const r = ir.attention(q, k, v, { numHeads: NH, numKvHeads: NKV, headDim: HD, causal: true, past });
+  const y = ir.linear(r.out, p('wo'));
+  g.setOutputs(r.present ? { y, present_k: r.present.k, present_v: r.present.v } : { y });
+  return g;
+}
+
+const f32 = (shape: number[], data: Float32Array | number[]): HostTensor => ({ dtype: 'float32', shape, data: Float32Array.from(data) });
+const positions = (batch: number, start: number, n: number): HostTensor => ({
+  dtype: 'int64',
+  shape: [batch, n],
+  data: BigInt64Array.from({ length: batch * n }, (_, i) => BigInt(start + (i % n))),
+});
+/** Rows [start, start+n) of a [B, T, D] tensor. */
+function rows(t: HostTensor, start: number, n: number): HostTensor {
+  const [b, T, d] = t.shape as [number, number, number];
+  const out = new Float32Array(b * n * d);
+  for (let i = 0; i < b; i++) out.set((t.data as Float32Array).subarray((i * T + start) * d, (i * T + start + n) * d), i * n * d);
+  return f32([b, n, d], out);
+}
+
+/** Steps of a generation: token counts per run (the first is the prefill). */
+async function runDecode(batch: number, steps: number[], mode: 'concat' | 'shared', opts: CompileOptions = {}): Promise<number> {
+  const total = steps.reduce((a, b) => a + b, 0);
+  const x = randomUniform(batch * 1000 + total, [batch, total, D], -1, 1, 'float32');
+  const full = await evaluate(buildBlock(false), { x, pos: positions(batch, 0, total) }, { params: PARAMS });
+  const cg = await compile(buildBlock(true), { cacheDir: h.cacheDir, threads: 1, params: PARAMS, kvMode: mode, ...opts });
+  try {
+    let maxErr = 0;
+    let done = 0;
+    const capacity = 16;
+    let k: HostTensor = f32([batch, NKV, mode === 'shared' ? capacity : 0, HD], new Float32Array(mode === 'shared' ? batch * NKV * capacity * HD : 0));
+    let v: HostTensor = f32(k.shape, new Float32Array(k.data.length));
+    for (const n of steps) {
+      const feeds: Record<string, HostTensor> = { x: rows(x, done, n), pos: positions(batch, done, n), past_k: k, past_v: v };
+      let out: Record<string, HostTensor>;
+      if (mode === 'shared') {
+        feeds[KV_PAST_LENGTH_INPUT] = { dtype: 'int32', shape: [], data: Int32Array.of(done) };
+        out = await cg.run(feeds, { y: null, present_k: k, present_v: v });
+        // The present is the caller's buffer, updated in place.
+        assert.equal(out.present_k, k);
+        assert.equal(out.present_v, v);
+      } else {
+        out = await cg.run(feeds);
+        assert.deepEqual(out.present_k!.shape, [batch, NKV, done + n, HD]);
+        k = out.present_k!;
+        v = out.present_v!;
+      }
+      const c = compareTensors(`step at ${done}`, out.y!, rows(full.y!, done, n));
+      maxErr = Math.max(maxErr, c.maxAbs / Math.max(1, c.maxRef));
+      done += n;
+    }
+    return maxErr;
+  } finally {
+    await cg.dispose();
+  }
+}
+
+test('lowering picks GroupQueryAttention and RotaryEmbedding for the decode block', () => {
+  const ops = lowerGraph(buildBlock(true)).model.graph.nodes.map((n) => n.opType);
+  assert.ok(ops.includes('GroupQueryAttention'), ops.join(' '));
+  assert.equal(ops.filter((o) => o === 'RotaryEmbedding').length, 2);
+  assert.ok(!ops.includes('Identity'));
+  const shared = lowerGraph(buildBlock(true), { kvMode: 'shared' });
+  assert.deepEqual(
+    shared.inputs.map((i) => i.name),
+    ['x', 'pos', 'past_k', 'past_v', KV_PAST_LENGTH_INPUT],
+  );
+  // Present K/V have the buffer's dims in shared mode.
+  assert.deepEqual(shared.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', NKV, 'past', HD]);
+});
+
+for (const mode of ['concat', 'shared'] as const) {
+  test(`GQA ${mode} KV: prefill 5 + 4 decode steps, batch 2 = full recompute`, async (t) => {
+    const err = await runDecode(2, [5, 1, 1, 1, 1], mode);
+    t.diagnostic(`${mode} batch 2: max rel err ${err.toExponential(2)}`);
+    assert.ok(err <= TOL.float32, `${err}`);
+  });
+  test(`GQA ${mode} KV: prefill 3, chunk of 3, 2 decode steps, batch 1`, async (t) => {
+    const err = await runDecode(1, [3, 3, 1, 1], mode);
+    t.diagnostic(`${mode} chunked batch 1: max rel err ${err.toExponential(2)}`);
+    assert.ok(err <= TOL.float32, `${err}`);
+  });
+}
+
+test('standard-ops attention with concat KV matches too (fused ops off)', async (t) => {
+  const err = await runDecode(2, [4, 2, 1, 1], 'concat', { fused: false });
+  t.diagnostic(`standard ops batch 2: max rel err ${err.toExponential(2)}`);
+  assert.ok(err <= TOL.float32, `${err}`);
+});
+
+test('GQA limitation: chunk on a non-empty cache with batch > 1 fails with a hint; standard ops handle it', async (t) => {
+  await assert.rejects(runDecode(2, [3, 2], 'concat'), /batch_size must be 1.*fused: false/s);
+  const err = await runDecode(2, [3, 2, 1], 'concat', { fused: false });
+  t.diagnostic(`standard ops, batched chunk: max rel err ${err.toExponential(2)}`);
+  assert.ok(err <= TOL.float32, `${err}`);
+});
+
+test('shared KV mode refuses an attention that GQA cannot run, naming the op and site', () => {
+  const g = new ir.Graph('bad');
+  const q = g.input('q', 'float32', [1, 's', 16]);
+  const pk = g.input('pk', 'float32', [1, 2, 'p', 8]);
+  const bias = g.input('bias', 'float32', [1, 1, 's', 'p+s']);
+  const r = ir.attention(q, q, q, { numHeads: 2, numKvHeads: 2, headDim: 8, causal: true, past: { k: pk, v: pk }, bias });
+  g.setOutputs({ out: r.out, pk2: r.present!.k, pv2: r.present!.v });
+  assert.throws(
+    () => lowerGraph(g, { kvMode: 'shared' }),
+    (e: unknown) => e instanceof UnsupportedError && /op 'attention'/.test(e.message) && /test\/onnx\/kv-cache\.test\.ts:\d+/.test(e.message),
+  );
+});
