@@ -7,9 +7,12 @@ import { SlmError } from '../errors.ts';
 // Each command is loaded lazily so `slm tokenize` does not pay for onnxruntime.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // name: async () => (await import('./commands/name.ts')).default,
+  serve: async () => (await import('./commands/serve.ts')).default,
   inspect: async () => (await import('./commands/inspect.ts')).default,
   tokenizer: async () => (await import('./commands/tokenizer.ts')).default,
   tokenize: async () => (await import('./commands/tokenize.ts')).default,
+  train: async () => (await import('./commands/train.ts')).default,
+  merge: async () => (await import('./commands/merge.ts')).default,
 };
 
 function helpFor(cmd: Command): string {

@@ -21,6 +21,8 @@ export interface DecoderRunners {
   last: () => Promise<GraphRunner>;
   /** Graph with cache whose logits cover every fed position (prompt scoring). */
   all: () => Promise<GraphRunner>;
+  /** Releases whatever the runners built (sessions, temp files). */
+  dispose?: () => Promise<void>;
 }
 
 interface SeqCache {
@@ -132,8 +134,8 @@ export class KvDecoderSession implements DecoderSession {
     return { dtype: this.kvDType, shape: t.shape, data };
   }
 
+  /** Drops the caches; the graphs belong to the model and outlive its sessions. */
   async dispose(): Promise<void> {
     this.seqs.clear();
-    for (const r of [this.lastRunner, this.allRunner]) if (r) await (await r).dispose?.();
   }
 }

@@ -9,7 +9,8 @@ import type { VarBuilder } from './var-builder.ts';
 export function Linear(vb: VarBuilder, x: Tensor, inFeatures: number, outFeatures: number, bias: boolean): Tensor {
   const w = vb.linearWeight('weight', outFeatures, inFeatures);
   const b = bias ? vb.get('bias', [outFeatures]) : null;
-  return linear(x, w, b);
+  const y = linear(x, w, b);
+  return vb.options.linearAdapter ? vb.options.linearAdapter(vb, x, y, inFeatures, outFeatures) : y;
 }
 
 export function Embedding(vb: VarBuilder, ids: Tensor, vocab: number, dim: number): Tensor {

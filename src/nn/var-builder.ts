@@ -8,6 +8,8 @@ import type { Graph, Tensor } from '../ir/graph.ts';
 import type { HostTensor, QuantizedWeight } from '../ir/dtype.ts';
 import { QUANT_BLOCK_SIZE } from '../ir/dtype.ts';
 import { quantizeBlockwise } from '../quant/blockwise.ts';
+import { f32ArrayToF16 } from '../formats/half.ts';
+import { cast } from '../ir/builder.ts';
 import { SlmError } from '../errors.ts';
 
 /** Read access to checkpoint tensors by (Hugging Face) name. */
@@ -22,7 +24,7 @@ export interface WeightStore {
 }
 
 /** How linear-layer weights are held at run time. */
-export type LinearDType = 'float32' | 'q8' | 'q4';
+export type LinearDType = 'float32' | 'float16' | 'q8' | 'q4';
 
 export interface VarBuilderOptions {
   /** Compute dtype of float params (float64 for gradient checks against the interpreter). */
@@ -34,7 +36,12 @@ export interface VarBuilderOptions {
    * each step) instead of params with fixed data; they are never quantized.
    */
   trainable?: (name: string) => boolean;
+  /** Extra terms added to every Linear's output (LoRA adapters; see src/train/lora.ts). */
+  linearAdapter?: LinearAdapter;
 }
+
+/** Given a Linear's builder (scoped to its module), input and output, returns the adapted output. */
+export type LinearAdapter = (vb: VarBuilder, x: Tensor, y: Tensor, inFeatures: number, outFeatures: number) => Tensor;
 
 /** Tracks which checkpoint tensors a model asked for, so loading can be strict. */
 export class WeightUsage {
@@ -110,6 +117,7 @@ export class VarBuilder {
     if (q === 'float32' || this.options.dtype !== 'float32' || inFeatures % QUANT_BLOCK_SIZE !== 0 || this.options.trainable?.(full)) return this.get(name, [outFeatures, inFeatures]);
     // A quantized copy gets its own param name: the float original may also be used
     // (tied embeddings feed both a gather and the lm_head).
+    if (q === 'float16') return cast(this.halfParam(full, [outFeatures, inFeatures]), 'float32');
     const qname = `${full}#${q}`;
     const existing = this.graph.params.find((p) => p.name === qname);
     if (existing) return existing;
@@ -120,5 +128,15 @@ export class VarBuilder {
       if (pre) return pre;
       return quantizeBlockwise(await store.loadF32(full), outFeatures, inFeatures, q);
     });
+  }
+
+  /** A weight stored as float16 (half the disk and load size; computed in float32). */
+  private halfParam(full: string, shape: number[]): Tensor {
+    const name = `${full}#f16`;
+    const existing = this.graph.params.find((p) => p.name === name);
+    if (existing) return existing;
+    this.expect(full, shape);
+    const store = this.store;
+    return this.graph.param(name, 'float16', shape, async (): Promise<HostTensor> => ({ dtype: 'float16', shape, data: f32ArrayToF16(await store.loadF32(full)) }));
   }
 }

@@ -93,6 +93,11 @@ export class LoweringContext {
   readonly extraInputs = new Map<string, { dtype: DType; shape: Shape }>();
   /** Overrides of output value dims (shared KV mode: present has the buffer's dims). */
   readonly outputDims = new Map<Tensor, Shape>();
+  /**
+   * add nodes whose sum feeds an rms_norm as its first use: the rms_norm emits both as one
+   * SkipSimplifiedLayerNormalization (lower-reduce.ts), so the add itself emits nothing.
+   */
+  readonly skipNormAdds = new Set<Node>();
   /** IR values that leave the graph. */
   readonly graphOutputs = new Set<Tensor>();
 

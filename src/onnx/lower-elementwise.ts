@@ -126,8 +126,13 @@ const cast: LowerFn = (ctx, node) => {
   ctx.bind(out, ctx.op('Cast', [x], { to: I(onnxDataType(to)) }, { output: ctx.out(out) }));
 };
 
+const plainAdd = simple('Add');
+const add: LowerFn = (ctx, node) => {
+  if (!ctx.skipNormAdds.has(node)) plainAdd(ctx, node); // else the rms_norm that follows emits it
+};
+
 export const ELEMENTWISE: Record<string, LowerFn> = {
-  add: simple('Add'),
+  add,
   sub: simple('Sub'),
   mul: simple('Mul'),
   div: simple('Div'),

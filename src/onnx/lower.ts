@@ -14,7 +14,7 @@ import { I, LoweringContext, computeDType, onnxDataType, type LowerOptions, type
 import { ELEMENTWISE, type LowerFn } from './lower-elementwise.ts';
 import { LINALG } from './lower-linalg.ts';
 import { LAYOUT } from './lower-layout.ts';
-import { REDUCE } from './lower-reduce.ts';
+import { REDUCE, findSkipNorms } from './lower-reduce.ts';
 import { ROPE } from './lower-rope.ts';
 import { ATTENTION } from './lower-attention.ts';
 import { LOSS } from './lower-loss.ts';
@@ -105,6 +105,7 @@ export function lowerGraph(graph: Graph, options: LowerOptions = {}, dataFile = 
     if (computeDType(t.dtype) === t.dtype) ctx.preferName(t, t.name!);
   }
 
+  for (const n of findSkipNorms(live, opts.fused)) ctx.skipNormAdds.add(n);
   for (const node of live) {
     const lower = LOWERINGS[node.op];
     ctx.current = node;

@@ -12,6 +12,7 @@
 //
 // A preallocated fetch is written by ORT in place and returned as the caller's own object.
 
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { Graph } from '../ir/graph.ts';
@@ -100,6 +101,18 @@ export async function compile(graph: Graph, opts: CompileOptions = {}): Promise<
   return new OrtCompiledGraph(session, lowered.inputs, lowered.outputs, lowered.kvMode, built.modelPath, built.cacheHit, built.temporary ? built.dir : undefined);
 }
 
+/** Private build folders (cacheDir false) still in use; removed on dispose or at exit. */
+const liveTempDirs = new Set<string>();
+let exitHook = false;
+function trackTempDir(dir: string): void {
+  liveTempDirs.add(dir);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const d of liveTempDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
 class OrtCompiledGraph implements CompiledGraph {
   private disposed = false;
   private readonly inputByName: Map<string, GraphIO>;
@@ -114,6 +127,7 @@ class OrtCompiledGraph implements CompiledGraph {
     readonly cacheHit: boolean,
     private readonly tempDir: string | undefined,
   ) {
+    if (tempDir) trackTempDir(tempDir);
     this.inputByName = new Map(inputs.map((i) => [i.name, i]));
     this.outputByName = new Map(outputs.map((o) => [o.name, o]));
   }
@@ -181,6 +195,9 @@ class OrtCompiledGraph implements CompiledGraph {
     if (this.disposed) return;
     this.disposed = true;
     await this.session.release();
-    if (this.tempDir) await rm(this.tempDir, { recursive: true, force: true });
+    if (this.tempDir) {
+      liveTempDirs.delete(this.tempDir);
+      await rm(this.tempDir, { recursive: true, force: true });
+    }
   }
 }

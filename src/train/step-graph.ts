@@ -8,11 +8,15 @@
 //   'accumulate': acc.<w> + grad  -> acc_out.<w>                 (micro-batches 1..k-1)
 //   'update'    : (acc.<w> + grad) / k, clip, AdamW -> new.<w>    (micro-batch k)
 // With k = 1 the update graph takes no accumulator inputs.
+//
+// Other objectives (masked LM, span corruption) build their own forward and loss and reuse
+// appendBackwardAndOptimizer; buildCausalLMLossGraph is the forward-only twin for evaluation.
 
 import { Graph, type Tensor } from '../ir/graph.ts';
 import * as b from '../ir/builder.ts';
 import { backward } from '../autodiff/index.ts';
-import { VarBuilder, type WeightStore } from '../nn/var-builder.ts';
+import { VarBuilder, type LinearAdapter, type WeightStore } from '../nn/var-builder.ts';
+import { GraphBuildError } from '../errors.ts';
 import type { CausalLMArch } from '../models/causal-lm.ts';
 import { adamwInputs, adamwUpdate, type AdamWConfig } from './adamw.ts';
 
@@ -32,6 +36,8 @@ export interface TrainGraphOptions {
   accumSteps: number;
   /** Frozen weights kept as f32 or quantized (QLoRA-style). */
   frozenLinear?: 'float32' | 'q8' | 'q4';
+  /** LoRA adapters (src/train/lora.ts): extra terms on chosen Linear layers. */
+  linearAdapter?: LinearAdapter;
 }
 
 export interface TrainGraph {
@@ -45,20 +51,45 @@ export function defaultDecays(name: string): boolean {
   return !/(norm|layernorm|LayerNorm)[^.]*\.weight$/.test(name) && !name.endsWith('.bias') && !/embed_tokens|wte|word_embeddings|shared\.weight/.test(name);
 }
 
-export function buildCausalLMTrainGraph<C>(arch: CausalLMArch<C>, config: C, frozen: WeightStore, o: TrainGraphOptions): TrainGraph {
-  const g = new Graph(`${arch.modelType}-train-${o.variant}`);
-  const vb = new VarBuilder(g, frozen, { dtype: o.dtype, linear: o.frozenLinear ?? 'float32', trainable: o.trainable });
-  const B = o.batch;
-  const S = o.seqLen;
+/** The standard causal-LM inputs and mean token cross-entropy (IGNORE_INDEX targets skipped). */
+function causalLMLoss<C>(g: Graph, vb: VarBuilder, arch: CausalLMArch<C>, config: C, B: number, S: number): { loss: Tensor; batchInputs: Tensor[] } {
   const inputIds = g.input('input_ids', 'int64', [B, S]);
   const positions = g.input('position_ids', 'int64', [B, S]);
   const targets = g.input('targets', 'int64', [B, S]);
   const r = arch.forward(vb, config, { inputIds, positions });
   const logits = r.head(r.hidden);
   const V = arch.vocabSize(config);
-  const loss = b.crossEntropy(logits.reshape([B * S, V]), targets.reshape([B * S]));
+  return { loss: b.crossEntropy(logits.reshape([B * S, V]), targets.reshape([B * S])), batchInputs: [inputIds, positions, targets] };
+}
 
-  const weightTensors = g.inputs.filter((t) => t !== inputIds && t !== positions && t !== targets);
+export function buildCausalLMTrainGraph<C>(arch: CausalLMArch<C>, config: C, frozen: WeightStore, o: TrainGraphOptions): TrainGraph {
+  const g = new Graph(`${arch.modelType}-train-${o.variant}`);
+  const vb = new VarBuilder(g, frozen, { dtype: o.dtype, linear: o.frozenLinear ?? 'float32', trainable: o.trainable, linearAdapter: o.linearAdapter });
+  const { loss } = causalLMLoss(g, vb, arch, config, o.batch, o.seqLen);
+  // Weights are the inputs the VarBuilder made (not the batch or dropout-mask inputs).
+  return appendBackwardAndOptimizer(g, loss, g.inputs.filter((t) => vb.usage.requested.has(t.name!)), o);
+}
+
+/**
+ * Forward-only loss graph (evaluation): the same forward and cross-entropy as the training
+ * graph, no backward. Trainable weights are graph inputs with the training graph's names, so
+ * the trainer feeds it the same buffers; output `loss`.
+ */
+export function buildCausalLMLossGraph<C>(arch: CausalLMArch<C>, config: C, frozen: WeightStore, o: Pick<TrainGraphOptions, 'batch' | 'seqLen' | 'dtype' | 'trainable' | 'frozenLinear' | 'linearAdapter'>): Graph {
+  const g = new Graph(`${arch.modelType}-loss`);
+  const vb = new VarBuilder(g, frozen, { dtype: o.dtype, linear: o.frozenLinear ?? 'float32', trainable: o.trainable, linearAdapter: o.linearAdapter });
+  const { loss } = causalLMLoss(g, vb, arch, config, o.batch, o.seqLen);
+  g.setOutputs({ loss });
+  return g;
+}
+
+/**
+ * Everything after the loss, shared by every objective: gradients of the trainable weights
+ * (graph inputs), accumulation, global-norm clipping and AdamW, with the outputs described
+ * above. Other inputs (batches, dropout masks) pass through.
+ */
+export function appendBackwardAndOptimizer(g: Graph, loss: Tensor, weightTensors: Tensor[], o: Omit<TrainGraphOptions, 'batch' | 'seqLen'>): TrainGraph {
+  if (weightTensors.length === 0) throw new GraphBuildError('INVALID_ARGUMENT', `${g.name}: no trainable weights`);
   const grads = backward(loss, weightTensors);
   const weights = weightTensors.map((t) => ({ name: t.name!, shape: t.shape as number[], decays: o.decays(t.name!) }));
   const outputs: Record<string, Tensor> = { loss };

@@ -9,6 +9,7 @@ import type { HostTensor, QuantizedWeight } from '../../src/ir/index.ts';
 import { quantizeBlockwise } from '../../src/quant/blockwise.ts';
 import { Harness, TOL, U, fmt, randomUniform, type InputSpec } from './helpers.ts';
 import type { CompileOptions } from '../../src/runtime/session.ts';
+import { lowerGraph } from '../../src/onnx/lower.ts';
 
 const h = new Harness();
 after(() => h.cleanup());
@@ -84,6 +85,31 @@ for (const bits of ['q4', 'q8'] as const) {
       });
     }
   }
+}
+
+// --- residual add + rms_norm (SkipSimplifiedLayerNormalization) ---------------------------
+
+for (const dtype of ['float32', 'float64'] as const) {
+  test(`residual add + rms_norm, sum reused and returned (${dtype})`, async (t) => {
+    const params = { n1: randomUniform(41, [16], 0.5, 1.5, dtype), n2: randomUniform(42, [16], 0.5, 1.5, dtype) };
+    const build = ([x, r]: ir.Tensor[], g: ir.Graph) => {
+      const h1 = ir.add(x!, r!);
+      const a = ir.rmsNorm(h1, g.param('n1', dtype, [16]), 1e-6);
+      const h2 = ir.add(h1, ir.tanh(a));
+      return { h1, y: ir.rmsNorm(h2, g.param('n2', dtype, [16]), 1e-5) };
+    };
+    const inputs: InputSpec[] = [
+      { name: 'x', dtype: 'F', shape: ['b', 's', 16] },
+      { name: 'r', dtype: 'F', shape: ['b', 's', 16] },
+    ];
+    const g = new ir.Graph('skipnorm');
+    g.setOutputs(build(inputs.map((i) => g.input(i.name, dtype, i.shape)), g));
+    const ops = lowerGraph(g).model.graph.nodes.map((n) => n.opType);
+    if (dtype === 'float32') assert.deepEqual(ops.filter((o) => o.includes('Norm')), ['SkipSimplifiedLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+    assert.ok(!ops.includes('Identity'));
+    const s = await h.check({ name: 'skipnorm', dtype, inputs, params, build, envs: ENVS });
+    report(t, `residual add + rms_norm ${dtype}`, s, TOL[dtype]);
+  });
 }
 
 // --- rope --------------------------------------------------------------------------------

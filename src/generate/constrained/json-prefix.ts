@@ -46,6 +46,14 @@ function escNames(obj: SchemaNode): Map<string, string> {
   return m;
 }
 
+const nodeIds = new WeakMap<SchemaNode, number>();
+function nodeId(n: SchemaNode): number {
+  let id = nodeIds.get(n);
+  if (id === undefined) nodeIds.set(n, (id = nextNodeId++));
+  return id;
+}
+let nextNodeId = 0;
+
 const isWs = (c: string) => c === ' ' || c === '\n' || c === '\t' || c === '\r';
 const isDigit = (c: string) => c >= '0' && c <= '9';
 const isHex = (c: string) => isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -70,6 +78,41 @@ export class JsonPrefixRecognizer {
       state = this.feed(state, ch);
     }
     return state;
+  }
+
+  /**
+   * A string that is equal for two states exactly when they accept the same continuations, so
+   * token masks can be memoised (inside one string value the state repeats token after token).
+   */
+  signature(state: JsonPrefixState): string {
+    const parts: string[] = [String(state.ws)];
+    for (let s = state.stack; s; s = s.below) {
+      const f = s.frame;
+      switch (f.t) {
+        case 'value':
+          parts.push(`v${nodeId(f.node)}`);
+          break;
+        case 'literal':
+          parts.push(`l${JSON.stringify(f.cands)}${JSON.stringify(f.text)}`);
+          break;
+        case 'string':
+          parts.push(`s${f.hexLeft}${f.esc ? 1 : 0}`);
+          break;
+        case 'key':
+          parts.push(`k${nodeId(f.obj)}${f.hexLeft}${f.esc ? 1 : 0}${JSON.stringify(f.raw)}${JSON.stringify(f.seen)}`);
+          break;
+        case 'number':
+          parts.push(`n${f.integer ? 1 : 0}${f.phase}${f.len}`);
+          break;
+        case 'object':
+          parts.push(`o${nodeId(f.node)}${f.phase}${JSON.stringify(f.seen)}${f.key ?? ''}`);
+          break;
+        case 'array':
+          parts.push(`a${nodeId(f.node)}${f.phase}${f.count}`);
+          break;
+      }
+    }
+    return parts.join('|');
   }
 
   /** The document is finished: nothing may follow. */

@@ -95,8 +95,22 @@ export class JsonSchemaConstraint implements TokenConstraint {
     this.eos = codec.eosIds;
   }
 
+  /** Masks by recogniser state (bounded; states repeat while inside strings and arrays). */
+  private readonly memo = new Map<string, Uint8Array>();
+
   mask(logits: Float64Array): void {
-    const allowed = new Uint8Array(logits.length);
+    const key = this.recognizer.signature(this.state);
+    let allowed = this.memo.get(key);
+    if (!allowed) {
+      allowed = this.computeAllowed(logits.length);
+      if (this.memo.size >= 64) this.memo.delete(this.memo.keys().next().value!);
+      this.memo.set(key, allowed);
+    }
+    for (let i = 0; i < logits.length; i++) if (!allowed[i]) logits[i] = -Infinity;
+  }
+
+  private computeAllowed(size: number): Uint8Array {
+    const allowed = new Uint8Array(size);
     const walk = (node: TrieNode, state: JsonPrefixState) => {
       for (const id of node.tokens) allowed[id] = 1;
       for (const [ch, child] of node.children) {
@@ -106,7 +120,7 @@ export class JsonSchemaConstraint implements TokenConstraint {
     };
     if (!this.recognizer.isFinished(this.state)) walk(this.trie.root, this.state);
     if (this.recognizer.isComplete(this.state)) for (const id of this.eos) if (id < allowed.length) allowed[id] = 1;
-    for (let i = 0; i < logits.length; i++) if (!allowed[i]) logits[i] = -Infinity;
+    return allowed;
   }
 
   accept(token: number): void {

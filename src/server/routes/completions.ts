@@ -21,6 +21,8 @@ export async function completions(sc: ServerContext, body: unknown, clientSignal
   else if (typeof raw[0] === 'number') prompts.push({ text: '', ids: raw as number[] });
   else for (const ids of raw as number[][]) prompts.push({ text: '', ids });
   for (const p of prompts) {
+    if (p.text === '' && typeof raw !== 'object') throw badRequest('The prompt is empty.', 'prompt', 'empty_prompt');
+    if (typeof raw === 'object' && typeof raw[0] === 'string' && p.text === '') throw badRequest('A prompt in the list is empty.', 'prompt', 'empty_prompt');
     for (const id of p.ids) if (id >= sc.model.vocabSize) throw badRequest(`prompt token ${id} is outside the vocabulary (0..${sc.model.vocabSize - 1}).`, 'prompt');
     if (!p.text && p.ids.length) p.text = codec.decode(p.ids, { skipSpecialTokens: true });
   }

@@ -1,0 +1,209 @@
+// Loading a causal LM from what its authors publish — a Hugging Face folder (config.json +
+// safetensors / pytorch_model.bin + tokenizer files) or a single GGUF file — into a
+// `CausalLM` that opens DecoderSessions on onnxruntime (or on the reference interpreter).
+//
+// Order matters for users: the model type is detected from config.json / the GGUF header
+// first (fails in milliseconds for unsupported models), then memory is estimated (fails
+// before allocating), and only then are weights read — lazily, by onnxruntime's model
+// build, which is cached on disk so the second start skips reading and quantizing.
+
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { openModelFolder } from '../formats/model-folder.ts';
+import { openGguf } from '../formats/gguf/index.ts';
+import { ggufToHfName, qkPermuteHeads, unpermuteQkFromGguf } from '../formats/name-map.ts';
+import type { Checkpoint } from '../formats/checkpoint.ts';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.ts';
+import { causalLMArch } from './registry.ts';
+import type { CausalLMArch } from './causal-lm.ts';
+import { CheckpointStore } from './checkpoint-store.ts';
+import { hfConfigFromGguf } from './gguf-config.ts';
+import { estimateMemory, assertFits, type MemoryEstimate } from './memory.ts';
+import { KvDecoderSession, type DecoderRunners, type GraphRunner } from './decoder-session.ts';
+import { decoderGraph, interpreterDecoderRunners } from './runners.ts';
+import { listWeights } from '../nn/init-store.ts';
+import type { LinearDType, WeightStore } from '../nn/var-builder.ts';
+import { compile } from '../runtime/session.ts';
+import type { DecoderSession } from '../generate/types.ts';
+import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
+
+export type ModelDType = 'f32' | 'f16' | 'q8' | 'q4';
+const LINEAR_OF: Record<ModelDType, LinearDType> = { f32: 'float32', f16: 'float16', q8: 'q8', q4: 'q4' };
+
+export interface LoadModelOptions {
+  /** Weights at run time; default q4 above 100M parameters, f32 below. */
+  dtype?: ModelDType;
+  /** onnxruntime intra-op threads (default: one per core). */
+  threads?: number;
+  backend?: 'ort' | 'interpreter';
+  /** Built-model cache folder (default $SLMKIT_CACHE or ~/.cache/slmkit/onnx); false: none. */
+  cacheDir?: string | false;
+  /** Context the KV cache is sized for (default: the model's max positions, capped at 2048). */
+  context?: number;
+  /** MatMulNBits accuracy level for q4/q8: 4 (int8 activations, fast; default) or 0 (exact). */
+  accuracyLevel?: 0 | 4;
+  signal?: AbortSignal;
+}
+
+export class CausalLM<C = unknown> {
+  constructor(
+    readonly path: string,
+    readonly arch: CausalLMArch<C>,
+    readonly config: C,
+    readonly tokenizer: Tokenizer,
+    readonly generationConfig: Record<string, unknown>,
+    readonly dtype: ModelDType,
+    readonly parameterCount: number,
+    readonly memory: MemoryEstimate,
+    readonly context: number,
+    private readonly runners: DecoderRunners,
+    private readonly checkpoint: Checkpoint,
+  ) {}
+
+  /** Closes the weight files and the compiled sessions. */
+  async dispose(): Promise<void> {
+    await this.runners.dispose?.();
+    await this.checkpoint.close();
+  }
+
+  get modelType(): string {
+    return this.arch.modelType;
+  }
+
+  get vocabSize(): number {
+    return this.arch.vocabSize(this.config);
+  }
+
+  /** Token ids that end generation: generation_config's, the config's and the tokenizer's EOS. */
+  get eosIds(): number[] {
+    const ids = new Set<number>();
+    const add = (v: unknown) => {
+      if (typeof v === 'number') ids.add(v);
+      else if (Array.isArray(v)) v.forEach(add);
+    };
+    add(this.generationConfig.eos_token_id);
+    if (ids.size === 0) add((this.config as { eosTokenId?: unknown }).eosTokenId);
+    if (ids.size === 0 && this.tokenizer.eosId !== undefined) ids.add(this.tokenizer.eosId);
+    return [...ids];
+  }
+
+  /** A fresh KV-cached session; each holds its own caches. */
+  createSession(): DecoderSession {
+    const kv = this.arch.kvLayout(this.config);
+    return new KvDecoderSession(this.vocabSize, this.context, kv, 'float32', this.runners);
+  }
+}
+
+/** Builds each graph once per model; every session shares it. dispose() releases them. */
+function shareRunners(r: DecoderRunners): DecoderRunners {
+  let last: Promise<GraphRunner> | undefined;
+  let all: Promise<GraphRunner> | undefined;
+  return {
+    last: () => (last ??= r.last()),
+    all: () => (all ??= r.all()),
+    dispose: async () => {
+      for (const p of [last, all]) if (p) await (await p).dispose?.();
+      last = all = undefined;
+    },
+  };
+}
+
+function chooseDType(params: number, given?: ModelDType): ModelDType {
+  return given ?? (params > 100e6 ? 'q4' : 'f32');
+}
+
+async function weightsVersion(files: string[], dtype: ModelDType, accuracy: number): Promise<string> {
+  const parts = [`dtype=${dtype}`, `acc=${accuracy}`];
+  for (const f of files) {
+    const s = await stat(f);
+    parts.push(`${f}:${s.size}:${s.mtimeMs}`);
+  }
+  return parts.join('|');
+}
+
+interface Opened {
+  config: Record<string, unknown>;
+  generationConfig: Record<string, unknown>;
+  checkpoint: Checkpoint;
+  store: WeightStore;
+  tokenizerPath: string;
+}
+
+async function openGgufModel(file: string): Promise<Opened> {
+  const g = await openGguf(file);
+  const arch = g.metadata['general.architecture'];
+  const modelType = arch === 'phi2' ? 'phi' : String(arch);
+  const embd = g.tensors.get('token_embd.weight');
+  if (!embd) throw new FormatError(file, 'token_embd.weight', 'missing');
+  const config = hfConfigFromGguf(g.metadata, embd.shape[0]!, file);
+  const nameArch = modelType === 'phi' ? 'phi' : 'llama';
+  const heads = { numHeads: config.num_attention_heads as number, numKvHeads: config.num_key_value_heads as number };
+  const store = new CheckpointStore(g, {
+    toHfName: (n) => ggufToHfName(nameArch, n),
+    // llama.cpp stores Llama's q/k rows interleaved for its RoPE; undo it for rotate-half.
+    transform: (hf, data, shape) => {
+      const h = qkPermuteHeads(nameArch, hf, heads);
+      return h === undefined ? data : unpermuteQkFromGguf(data, shape[0]!, h);
+    },
+  });
+  const generationConfig: Record<string, unknown> = {};
+  if (config.eos_token_id != null) generationConfig.eos_token_id = config.eos_token_id;
+  return { config, generationConfig, checkpoint: g, store, tokenizerPath: file };
+}
+
+async function openFolderModel(dir: string): Promise<Opened> {
+  const folder = await openModelFolder(dir);
+  if (folder.weights.format === 'gguf' && Object.keys(folder.config).length === 0) return openGgufModel(folder.weights.path);
+  const checkpoint = await folder.openWeights();
+  return { config: folder.config, generationConfig: folder.generationConfig ?? {}, checkpoint, store: new CheckpointStore(checkpoint), tokenizerPath: dir };
+}
+
+export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): Promise<CausalLM> {
+  throwIfAborted(opts.signal);
+  const st = await stat(path).catch(() => undefined);
+  if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
+  const opened = st.isDirectory() ? await openFolderModel(path) : path.endsWith('.gguf') ? await openGgufModel(path) : undefined;
+  if (!opened) throw new SlmError('INVALID_ARGUMENT', `${path}: expected a model folder or a .gguf file`);
+  const configFile = st.isDirectory() ? `${path}/config.json` : path;
+  const arch = causalLMArch(opened.config.model_type, configFile) as CausalLMArch<unknown>;
+  const config = arch.parseConfig(opened.config, configFile);
+
+  // Parameter count and memory from shapes alone.
+  const shapes = listWeights(arch, config);
+  let linearParams = 0;
+  let otherParams = 0;
+  for (const [name, s] of shapes) {
+    const n = s.reduce((a, b) => a * b, 1);
+    // Embedding tables stay f32 for the gather (a tied lm_head adds a quantized copy, ignored here).
+    if (s.length === 2 && s[1]! % 32 === 0 && !name.includes('embed_tokens')) linearParams += n;
+    else otherParams += n;
+  }
+  const dtype = chooseDType(linearParams + otherParams, opts.dtype);
+  const context = Math.min(opts.context ?? Math.min(arch.maxPositions(config), 2048), arch.maxPositions(config));
+  const memory = estimateMemory({ linearParams, otherParams, linear: LINEAR_OF[dtype], kv: arch.kvLayout(config), context });
+  assertFits(memory, `${basename(path)} at ${dtype}`);
+
+  const tokenizer = await loadTokenizer(opened.tokenizerPath);
+  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype] };
+  let runners: DecoderRunners;
+  if (opts.backend === 'interpreter') {
+    runners = shareRunners(interpreterDecoderRunners(arch, config, opened.store, vbOpts));
+  } else {
+    const accuracyLevel = opts.accuracyLevel ?? 4;
+    const version = await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel);
+    const build = (lastLogitsOnly: boolean) => async () => {
+      const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, { cache: true, lastLogitsOnly }), {
+        threads: opts.threads,
+        cacheDir: opts.cacheDir,
+        weightsVersion: version,
+        accuracyLevel,
+        maxPositions: arch.maxPositions(config),
+        signal: opts.signal,
+      });
+      return { run: (feeds: Parameters<typeof cg.run>[0]) => cg.run(feeds), dispose: () => cg.dispose() };
+    };
+    runners = shareRunners({ last: build(true), all: build(false) });
+  }
+  return new CausalLM(path, arch, config, tokenizer, opened.generationConfig, dtype, linearParams + otherParams, memory, context, runners, opened.checkpoint);
+}
+

@@ -1,0 +1,126 @@
+// Writing a causal LM as a Hugging Face folder or as a GGUF file that llama.cpp loads,
+// from any WeightStore. `slm convert`, the trainer and the llama.cpp cross-checks all use
+// these, and the name map in src/formats/name-map.ts is the one table for both directions.
+
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { CausalLMArch } from './causal-lm.ts';
+import type { WeightStore } from '../nn/var-builder.ts';
+import { listWeights } from '../nn/init-store.ts';
+import { writeSafetensors } from '../formats/safetensors-writer.ts';
+import { writeGguf, type GgufTensorToWrite, type TypedGgufValue } from '../formats/gguf/index.ts';
+import { hfToGgufName, permuteQkForGguf, qkPermuteHeads } from '../formats/name-map.ts';
+import { ggufMetadataFromHf } from './gguf-config.ts';
+import { SlmError, UnsupportedError } from '../errors.ts';
+
+export interface SaveModelInput<C> {
+  arch: CausalLMArch<C>;
+  config: C;
+  store: WeightStore;
+}
+
+/** Files copied next to the weights when present in the source folder. */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json'];
+
+/**
+ * Writes config.json, generation_config.json, model.safetensors (float32) and the given
+ * extra files (tokenizer files) into `dir`, atomically: everything goes to a sibling temp
+ * folder first, which then replaces `dir`.
+ */
+export async function saveHfFolder<C>(dir: string, m: SaveModelInput<C>, extra: { files?: Record<string, string | Uint8Array>; generationConfig?: Record<string, unknown> } = {}): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  await mkdir(tmp, { recursive: true });
+  try {
+    const hf = m.arch.toHfConfig(m.config);
+    await writeFile(join(tmp, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
+    const gen = extra.generationConfig ?? { bos_token_id: hf.bos_token_id ?? null, eos_token_id: hf.eos_token_id ?? null, pad_token_id: hf.pad_token_id ?? null };
+    await writeFile(join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
+    const tensors = [];
+    for (const [name, shape] of listWeights(m.arch, m.config)) {
+      tensors.push({ name, dtype: 'F32' as const, shape, data: await m.store.loadF32(name) });
+    }
+    await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+    for (const [name, content] of Object.entries(extra.files ?? {})) await writeFile(join(tmp, name), content);
+    if (existsSync(dir)) await rm(dir, { recursive: true });
+    await mkdir(dirname(dir), { recursive: true });
+    await rename(tmp, dir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Tokenizer files of a model folder, for copying along with converted weights. */
+export async function readTokenizerFiles(folder: string): Promise<Record<string, Uint8Array>> {
+  const out: Record<string, Uint8Array> = {};
+  for (const f of TOKENIZER_FILES) {
+    const p = join(folder, f);
+    if (existsSync(p)) out[f] = await readFile(p);
+  }
+  return out;
+}
+
+export type GgufWeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+
+interface TokenizerJsonLike {
+  model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
+  added_tokens?: { id: number; content: string; special?: boolean }[];
+}
+
+/** GGUF tokenizer metadata (llama.cpp's `gpt2` model) from a byte-level BPE tokenizer.json. */
+export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { bos?: number; eos?: number; vocabSize: number }): Record<string, TypedGgufValue> {
+  const model = tokenizerJson.model;
+  if (model?.type !== 'BPE' || !model.vocab || !model.merges) throw new UnsupportedError('GGUF export of tokenizers supports byte-level BPE tokenizer.json files only');
+  const tokens: string[] = [];
+  const types: number[] = [];
+  for (const [tok, id] of Object.entries(model.vocab)) tokens[id] = tok;
+  for (const a of tokenizerJson.added_tokens ?? []) tokens[a.id] = a.content;
+  const special = new Set((tokenizerJson.added_tokens ?? []).filter((a) => a.special).map((a) => a.id));
+  // llama.cpp wants one entry per embedding row: pad unused ids.
+  for (let i = 0; i < Math.max(ids.vocabSize, tokens.length); i++) {
+    if (tokens[i] === undefined) {
+      tokens[i] = `[PAD${i}]`;
+      types[i] = 5; // UNUSED
+    } else types[i] = special.has(i) ? 3 : 1; // CONTROL : NORMAL
+  }
+  const merges = model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  const meta: Record<string, TypedGgufValue> = {
+    'tokenizer.ggml.model': { type: 'STRING', value: 'gpt2' },
+    'tokenizer.ggml.pre': { type: 'STRING', value: 'gpt-2' },
+    'tokenizer.ggml.tokens': { type: 'ARRAY', itemType: 'STRING', value: tokens },
+    'tokenizer.ggml.token_type': { type: 'ARRAY', itemType: 'INT32', value: Int32Array.from(types) },
+    'tokenizer.ggml.merges': { type: 'ARRAY', itemType: 'STRING', value: merges },
+    'tokenizer.ggml.add_bos_token': { type: 'BOOL', value: false },
+  };
+  if (ids.bos !== undefined) meta['tokenizer.ggml.bos_token_id'] = { type: 'UINT32', value: ids.bos };
+  if (ids.eos !== undefined) meta['tokenizer.ggml.eos_token_id'] = { type: 'UINT32', value: ids.eos };
+  return meta;
+}
+
+/**
+ * Writes the model as GGUF: weights renamed and (Llama q/k) row-permuted as llama.cpp's
+ * converter does; 2-D weights in `type`, 1-D tensors (norms, biases) in F32.
+ */
+export async function saveGguf<C>(file: string, m: SaveModelInput<C>, o: { type: GgufWeightType; name?: string; tokenizer?: Record<string, TypedGgufValue> }): Promise<void> {
+  const hf = m.arch.toHfConfig(m.config);
+  const nameArch = m.arch.modelType === 'phi' ? 'phi' : m.arch.modelType === 'llama' ? 'llama' : undefined;
+  if (!nameArch) throw new UnsupportedError(`GGUF export supports llama and phi, not ${m.arch.modelType}`);
+  const heads = { numHeads: hf.num_attention_heads as number, numKvHeads: hf.num_key_value_heads as number };
+  const tensors: GgufTensorToWrite[] = [];
+  for (const [name, shape] of listWeights(m.arch, m.config)) {
+    const gg = hfToGgufName(nameArch, name);
+    if (!gg) throw new SlmError('INVALID_ARGUMENT', `no GGUF name for tensor ${name}`);
+    let data = await m.store.loadF32(name);
+    const h = qkPermuteHeads(nameArch, name, heads);
+    if (h !== undefined) data = permuteQkForGguf(data, shape[0]!, h);
+    const quantizable = shape.length === 2 && shape[1]! % 32 === 0;
+    const type = shape.length === 1 || (!quantizable && o.type !== 'F16') ? 'F32' : o.type;
+    tensors.push({ name: gg, shape, type, data });
+  }
+  const metadata: Record<string, TypedGgufValue> = {};
+  for (const [k, v] of Object.entries(ggufMetadataFromHf(hf, o.name ?? 'slmkit'))) metadata[k] = v as TypedGgufValue;
+  Object.assign(metadata, o.tokenizer ?? {});
+  metadata['general.file_type'] = { type: 'UINT32', value: { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7 }[o.type] };
+  await writeGguf(file, { metadata, tensors });
+}

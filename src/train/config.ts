@@ -1,0 +1,158 @@
+// The run configuration of `slm train --config run.json`: one zod schema that validates the
+// file (unknown keys are errors: a typo must not silently train with a default), supplies the
+// defaults, and documents every key (docs/train-config.md is generated from it by
+// trainConfigMarkdown(); a test keeps the two in sync).
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { SlmError } from '../errors.ts';
+
+const posInt = () => z.number().int().positive();
+
+export const LoraConfigSchema = z
+  .object({
+    r: posInt().default(8).describe('Adapter rank r.'),
+    alpha: z.number().positive().default(16).describe('Scale numerator: the adapter output is multiplied by alpha / r.'),
+    dropout: z.number().min(0).lt(1).default(0.05).describe("Dropout probability on the adapter's input (masks drawn from the run's seeded RNG)."),
+    targetModules: z.array(z.string().min(1)).min(1).default(['q_proj', 'v_proj']).describe('Linear layers to adapt, by module name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; Phi: dense, fc1, fc2).'),
+  })
+  .strict();
+
+export const TrainConfigSchema = z
+  .object({
+    model: z.string().optional().describe('Hugging Face model folder to fine-tune (config.json + safetensors). Exactly one of model / init.'),
+    init: z
+      .union([z.string(), z.record(z.string(), z.unknown())])
+      .optional()
+      .describe('Train from scratch: an architecture config.json (path or inline object, HF keys; model_type llama or phi). vocab_size defaults to the tokenizer\'s.'),
+    tokenizer: z.string().optional().describe('Tokenizer folder or file (tokenizer.json, tokenizer.model, ...). Default: the model folder. Required with init.'),
+    data: z.union([z.string(), z.array(z.string()).min(1)]).describe('Training text: files or folders (.txt/.md plain text, .jsonl with "text" or "prompt"/"response" for SFT with loss on the response only).'),
+    heldOut: z.number().min(0).default(0.05).describe('Documents held out for evaluation: a fraction below 1, or a count.'),
+    documentSeparator: z.string().min(1).nullable().optional().describe('Plain-text files are split into documents at this string (default <|endoftext|>; null: one document per file).'),
+    addBos: z.boolean().optional().describe("Put BOS before every document (default: the tokenizer's add_bos_token, e.g. true for Llama)."),
+    tokenCacheDir: z.string().optional().describe('Folder of the tokenize-once cache (default .cache/slmkit/tokens under the working directory).'),
+    out: z.string().min(1).describe('Output folder: the final Hugging Face model (or PEFT adapter), checkpoint-<step>/ folders, metrics.jsonl, loss.svg.'),
+    resume: z.union([z.boolean(), z.string()]).default(false).describe('true: continue from the newest checkpoint in out (start fresh when there is none); a path: continue from that checkpoint folder.'),
+    seed: z.number().int().min(0).default(0).describe('Seed of data order, held-out split, initial weights and dropout.'),
+    steps: posInt().default(1000).describe('Optimizer steps to train (the run stops there).'),
+    batchSize: posInt().default(8).describe('Rows per micro-batch.'),
+    seqLen: posInt().default(256).describe('Tokens per row (documents are packed with EOS between them).'),
+    gradAccum: posInt().default(1).describe('Micro-batches per optimizer step (gradient accumulation); tokens per step = batchSize x seqLen x gradAccum.'),
+    dtype: z.enum(['float32', 'float64']).default('float32').describe('Compute and optimizer-state dtype (float64 for exactness checks; slow).'),
+    lr: z.number().positive().default(4e-4).describe('Peak learning rate.'),
+    minLr: z.number().min(0).optional().describe('Learning rate at the end of the decay (default lr / 10).'),
+    warmupSteps: z.number().int().min(0).optional().describe('Linear warmup steps from 0 to lr (default 1% of steps, rounded up).'),
+    schedule: z.enum(['cosine', 'linear', 'constant']).default('cosine').describe('Decay after warmup.'),
+    decaySteps: posInt().optional().describe('Step at which the decay reaches minLr (default steps; set it to extend a finished run with more steps).'),
+    beta1: z.number().min(0).lt(1).default(0.9).describe('AdamW beta1.'),
+    beta2: z.number().min(0).lt(1).default(0.95).describe('AdamW beta2.'),
+    eps: z.number().positive().default(1e-8).describe('AdamW epsilon.'),
+    weightDecay: z.number().min(0).default(0.1).describe('Decoupled weight decay (not applied to norms, biases and embeddings).'),
+    clipNorm: z.number().positive().nullable().default(1).describe('Clip gradients to this global L2 norm; null: no clipping.'),
+    initStd: z.number().positive().default(0.02).describe('Std of the normal initial weights when training from scratch.'),
+    evalEvery: z.number().int().min(0).default(100).describe('Evaluate held-out loss and perplexity every N steps and at the end; 0: never.'),
+    evalBatches: posInt().default(8).describe('Held-out batches per evaluation (the same rows every time).'),
+    checkpointEvery: z.number().int().min(0).default(500).describe('Write checkpoint-<step> every N steps (one is always written at the end or on interrupt); 0: only then.'),
+    keepCheckpoints: posInt().default(3).describe('Keep the newest N checkpoints.'),
+    threads: posInt().optional().describe("onnxruntime intra-op threads (default: its choice). Bit-exact resume needs the same value."),
+    onnxCacheDir: z.string().optional().describe('Cache of built ONNX graphs (default $SLMKIT_CACHE or ~/.cache/slmkit/onnx).'),
+    objective: z.enum(['causal-lm']).default('causal-lm').describe('Training objective (causal-lm: next-token prediction).'),
+    lora: LoraConfigSchema.nullable().optional().describe('Train LoRA adapters on a frozen base instead of all weights (needs model). Saved in the PEFT layout.'),
+    progress: z.boolean().optional().describe('Progress bar on stderr (default: when stderr is a terminal).'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.model === undefined) === (c.init === undefined)) ctx.addIssue({ code: 'custom', path: ['model'], message: 'give exactly one of model (fine-tune) or init (from scratch)' });
+    if (c.init !== undefined && c.tokenizer === undefined) ctx.addIssue({ code: 'custom', path: ['tokenizer'], message: 'required when training from scratch (init)' });
+    if (c.lora && c.model === undefined) ctx.addIssue({ code: 'custom', path: ['lora'], message: 'LoRA needs a base model (model)' });
+  });
+
+export type TrainConfig = z.output<typeof TrainConfigSchema>;
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+/** Validates a raw config; errors name the key (`lora.r: ...`). */
+export function parseTrainConfig(raw: unknown, source = 'train config'): TrainConfig {
+  const r = TrainConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const msgs = r.error.issues.map((i) => {
+      const keys = i.code === 'unrecognized_keys' ? (i as { keys: string[] }).keys.map((k) => [...i.path, k].join('.')) : [];
+      const at = i.path.join('.');
+      return keys.length ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}` : `${at || '(root)'}: ${i.message}`;
+    });
+    throw new SlmError('INVALID_ARGUMENT', `${source}: ${msgs.join('; ')}`);
+  }
+  return r.data;
+}
+
+/** Resolved schedule numbers (defaults that depend on other keys). */
+export function resolvedSchedule(c: TrainConfig) {
+  return {
+    kind: c.schedule,
+    lr: c.lr,
+    minLr: c.minLr ?? c.lr / 10,
+    warmupSteps: c.warmupSteps ?? Math.ceil(c.steps / 100),
+    decaySteps: c.decaySteps ?? c.steps,
+  };
+}
+
+// Keys that do not change the sequence of weights (where to write, how often to look, speed).
+const NOT_TRAJECTORY = new Set(['out', 'resume', 'threads', 'onnxCacheDir', 'tokenCacheDir', 'progress', 'evalEvery', 'evalBatches', 'checkpointEvery', 'keepCheckpoints', 'steps', 'warmupSteps', 'decaySteps', 'minLr']);
+
+/** The settings a resumed run must share with the original, and their hash. */
+export function trajectoryConfig(c: TrainConfig): { hash: string; config: Record<string, unknown> } {
+  const config: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c).sort(([a], [b]) => (a < b ? -1 : 1))) if (!NOT_TRAJECTORY.has(k) && v !== undefined) config[k] = v;
+  config.schedule = resolvedSchedule(c); // the resolved numbers, so steps may grow when decaySteps is fixed
+  return { hash: createHash('sha256').update(JSON.stringify(config)).digest('hex'), config };
+}
+
+/** docs/train-config.md, generated from the schema's descriptions and defaults. */
+export function trainConfigMarkdown(): string {
+  const lines = [
+    '# `slm train` configuration',
+    '',
+    '<!-- Generated from src/train/config.ts (trainConfigMarkdown); edit the schema, not this file. -->',
+    '',
+    '`slm train --config run.json` reads one JSON object with the keys below; command-line flags',
+    '(`--data`, `--out`, `--steps`, `--lr`, `--batch-size`, `--seq-len`, `--grad-accum`, `--resume`,',
+    '`--threads`, `--model`, `--init`, `--tokenizer`, `--seed`, `--dtype`, `--eval-every`,',
+    '`--checkpoint-every`, `--lora-r`, `--lora-alpha`, `--lora-dropout`, `--lora-targets`) override them.',
+    'Unknown keys are errors. Example:',
+    '',
+    '```json',
+    '{ "init": "tiny-llama.json", "tokenizer": "tok/", "data": ["corpus/"], "out": "runs/tiny",',
+    '  "steps": 2000, "batchSize": 8, "seqLen": 256, "lr": 4e-4, "evalEvery": 200 }',
+    '```',
+    '',
+    '| key | type | default | meaning |',
+    '|---|---|---|---|',
+  ];
+  const row = (key: string, s: z.ZodType) => {
+    const js = z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+    const desc = s.description ?? (js.description as string | undefined) ?? '';
+    const def = js.default === undefined ? '' : `\`${JSON.stringify(js.default)}\``;
+    lines.push(`| \`${key}\` | ${typeName(js)} | ${def} | ${desc.replace(/\|/g, '\\|')} |`);
+  };
+  const shape = baseShape();
+  for (const [k, s] of Object.entries(shape)) row(k, s as z.ZodType);
+  for (const [k, s] of Object.entries(LoraConfigSchema.shape)) row(`lora.${k}`, s as z.ZodType);
+  return lines.join('\n') + '\n';
+}
+
+function baseShape(): Record<string, z.ZodType> {
+  // superRefine wraps the object; reach the object's shape through its inner type.
+  const s = TrainConfigSchema as unknown as { shape?: Record<string, z.ZodType>; _zod: { def: { in?: { shape: Record<string, z.ZodType> }; schema?: { shape: Record<string, z.ZodType> } } } };
+  return s.shape ?? s._zod.def.in?.shape ?? s._zod.def.schema!.shape;
+}
+
+function typeName(js: Record<string, unknown>): string {
+  const one = (j: Record<string, unknown>): string => {
+    if (j.enum) return (j.enum as unknown[]).map((v) => JSON.stringify(v)).join(' \\| ');
+    if (j.anyOf) return (j.anyOf as Record<string, unknown>[]).map(one).join(' \\| ');
+    if (j.type === 'array') return `${one((j.items as Record<string, unknown>) ?? {})}[]`;
+    if (j.type === 'integer') return 'integer';
+    if (Array.isArray(j.type)) return j.type.join(' \\| ');
+    if (j.type) return String(j.type);
+    return 'any';
+  };
+  return one(js);
+}

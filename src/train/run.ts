@@ -1,0 +1,213 @@
+// A whole training run from a validated TrainConfig: tokenizer, model (fine-tune a folder or
+// initialise from an architecture config), data (tokenize once, held-out split, packing),
+// optional LoRA, the Trainer, and the outputs in `out`:
+//   config.json, model.safetensors, generation_config.json, tokenizer files   (full training)
+//   adapter_config.json, adapter_model.safetensors, tokenizer files           (LoRA)
+//   checkpoint-<step>/, metrics.jsonl, loss.svg
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CausalLMArch } from '../models/causal-lm.ts';
+import { causalLMArch } from '../models/registry.ts';
+import { CheckpointStore } from '../models/checkpoint-store.ts';
+import { openModelFolder } from '../formats/model-folder.ts';
+import type { Checkpoint } from '../formats/checkpoint.ts';
+import { listWeights, randomWeights } from '../nn/init-store.ts';
+import type { WeightStore } from '../nn/var-builder.ts';
+import { loadTokenizer } from '../tokenizer/index.ts';
+import { BatchIterator, PackedRows, loadTokenizedCorpus, numDocuments, splitDocuments } from '../data/index.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+import { FormatError, SlmError } from '../errors.ts';
+import { resolvedSchedule, trajectoryConfig, type TrainConfig } from './config.ts';
+import { Trainer, type CheckpointLayout, type TrainResult } from './trainer.ts';
+import { latestCheckpoint, listCheckpoints } from './checkpoint.ts';
+import { readMetrics, type StepMetrics } from './metrics.ts';
+import { lossCurveSvg } from './svg.ts';
+import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
+import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
+
+export interface RunTrainingIO {
+  signal?: AbortSignal;
+  /** Log lines (stderr in the CLI). */
+  log?: (msg: string) => void;
+  /** Where the progress bar goes (drawn only on a TTY). */
+  progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+  onStep?: (m: StepMetrics) => void;
+  /** Test hook: called after each checkpoint file is written into the temp folder. */
+  onCheckpointFile?: (file: string) => void | Promise<void>;
+  /** Measure without preallocated outputs (default: preallocate). */
+  preallocate?: boolean;
+}
+
+export interface RunTrainingResult extends Omit<TrainResult, 'losses'> {
+  out: string;
+  modelType: string;
+  parameters: number;
+  trainableParameters: number;
+  trainTokens: number;
+  heldOutDocuments: number;
+  resumedFrom?: string;
+  losses: number[];
+}
+
+async function readInit(init: string | Record<string, unknown>): Promise<{ json: Record<string, unknown>; file: string }> {
+  if (typeof init !== 'string') return { json: { ...init }, file: 'init' };
+  try {
+    return { json: JSON.parse(readFileSync(init, 'utf8')), file: init };
+  } catch (e) {
+    throw new FormatError(init, undefined, `cannot read the architecture config: ${(e as Error).message}`);
+  }
+}
+
+export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Promise<RunTrainingResult> {
+  const log = io.log ?? (() => {});
+  const tokPath = cfg.tokenizer ?? cfg.model!;
+  const tok = await loadTokenizer(tokPath);
+
+  // ---- model
+  let arch: CausalLMArch<unknown>;
+  let config: unknown;
+  let base: WeightStore;
+  let checkpoint: Checkpoint | undefined;
+  if (cfg.model) {
+    const folder = await openModelFolder(cfg.model);
+    arch = causalLMArch(folder.modelType, join(cfg.model, 'config.json'));
+    config = arch.parseConfig(folder.config, join(cfg.model, 'config.json'));
+    checkpoint = await folder.openWeights();
+    base = new CheckpointStore(checkpoint);
+  } else {
+    const { json, file } = await readInit(cfg.init!);
+    json.vocab_size ??= tok.vocabSize;
+    json.bos_token_id ??= tok.bosId ?? null;
+    json.eos_token_id ??= tok.eosId ?? null;
+    arch = causalLMArch(json.model_type ?? 'llama', file);
+    config = arch.parseConfig(json, file);
+    base = randomWeights(listWeights(arch, config), cfg.seed, cfg.initStd);
+  }
+  try {
+    if (tok.vocabSize > arch.vocabSize(config)) {
+      throw new SlmError('INVALID_ARGUMENT', `the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${arch.vocabSize(config)}`);
+    }
+    const eosId = tok.eosId;
+    if (eosId === undefined) throw new SlmError('INVALID_ARGUMENT', `${tokPath}: the tokenizer has no EOS token (needed between packed documents)`);
+    const bosId = (cfg.addBos ?? tok.addBos) ? tok.bosId : undefined;
+
+    // ---- data
+    const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).digest('hex');
+    const data = await loadTokenizedCorpus(typeof cfg.data === 'string' ? [cfg.data] : cfg.data, {
+      encode: (t) => tok.encode(t, { addSpecialTokens: false }),
+      tokenizerId,
+      documentSeparator: cfg.documentSeparator,
+      cacheDir: cfg.tokenCacheDir,
+      signal: io.signal,
+    });
+    log(`data: ${data.files.length} file(s), ${numDocuments(data.corpus)} documents, ${data.corpus.tokens.length} tokens${data.cacheHit ? ' (cached)' : ''}`);
+    const split = splitDocuments(numDocuments(data.corpus), cfg.heldOut, cfg.seed);
+    const pack = { seqLen: cfg.seqLen, eosId, bosId, seed: cfg.seed };
+    const trainRows = new PackedRows(data.corpus, { ...pack, documents: split.train });
+    let heldOut: PackedRows | undefined;
+    if (split.heldOut.length > 0) {
+      try {
+        heldOut = new PackedRows(data.corpus, { ...pack, documents: split.heldOut, shuffle: false });
+      } catch (e) {
+        log(`evaluation off: the held-out documents are too short for one row (${(e as Error).message})`);
+      }
+    }
+    const iterator = new BatchIterator(trainRows, cfg.batchSize);
+
+    // ---- what trains
+    let store: WeightStore = base;
+    let trainable: ((n: string) => boolean) | undefined;
+    let adapters: { train: ReturnType<typeof loraAdapter>; eval: ReturnType<typeof loraAdapter>; dropout: number } | undefined;
+    let layout: CheckpointLayout;
+    const lora: LoraConfig | undefined = cfg.lora ? { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.targetModules } : undefined;
+    if (lora) {
+      const targets = loraTargets(arch, config, lora);
+      store = new OverlayStore([initLoraWeights(targets, lora, cfg.seed), base]);
+      trainable = isLoraWeight;
+      adapters = { train: loraAdapter(lora, { dropoutMasks: true }), eval: loraAdapter(lora), dropout: lora.dropout };
+      layout = {
+        weightsFile: ADAPTER_WEIGHTS_FILE,
+        toFileName: (n) => PEFT_PREFIX + n,
+        toGraphName: (n) => n.replace(/^base_model\.model\./, ''),
+        json: { 'adapter_config.json': adapterConfigJson(lora, cfg.model) },
+      };
+      log(`LoRA r=${lora.r} alpha=${lora.alpha} on ${targets.length} layers (${[...new Set(targets.map((t) => t.module.split('.').at(-1)))].join(', ')})`);
+    } else {
+      layout = { weightsFile: 'model.safetensors', json: { 'config.json': arch.toHfConfig(config) } };
+    }
+
+    // ---- resume
+    let resumeFrom: string | undefined;
+    if (cfg.resume === true) {
+      resumeFrom = latestCheckpoint(cfg.out);
+      if (!resumeFrom) log(`no checkpoint in ${cfg.out}; starting from step 0`);
+    } else if (typeof cfg.resume === 'string') {
+      resumeFrom = cfg.resume;
+    } else if (listCheckpoints(cfg.out).length > 0) {
+      throw new SlmError('INVALID_ARGUMENT', `${cfg.out} already holds checkpoints; pass --resume to continue that run, or choose another out folder`);
+    }
+
+    const trainer = await Trainer.create({
+      arch,
+      config,
+      store,
+      trainable,
+      adapters,
+      train: iterator,
+      heldOut,
+      batchSize: cfg.batchSize,
+      seqLen: cfg.seqLen,
+      gradAccum: cfg.gradAccum,
+      dtype: cfg.dtype,
+      steps: cfg.steps,
+      schedule: resolvedSchedule(cfg),
+      adamw: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
+      clipNorm: cfg.clipNorm,
+      evalEvery: cfg.evalEvery,
+      evalBatches: cfg.evalBatches,
+      checkpointEvery: cfg.checkpointEvery,
+      keepCheckpoints: cfg.keepCheckpoints,
+      outDir: cfg.out,
+      seed: cfg.seed,
+      threads: cfg.threads,
+      cacheDir: cfg.onnxCacheDir,
+      preallocate: io.preallocate,
+      layout,
+      runConfig: trajectoryConfig(cfg),
+      resumeFrom,
+      signal: io.signal,
+      progress: cfg.progress === false ? false : io.progressStream,
+      log,
+      onStep: io.onStep,
+      onCheckpointFile: io.onCheckpointFile,
+    });
+    let result: TrainResult;
+    try {
+      result = await trainer.run();
+      const weights = trainer.weights();
+      if (result.stopped === 'completed') {
+        if (lora) await savePeftAdapter(cfg.out, lora, cfg.model, weights);
+        else await writeHfModelFolder(cfg.out, { arch, config, weights, bosTokenId: tok.bosId, eosTokenId: eosId, padTokenId: tok.padId });
+        writeTokenizerFiles(cfg.out, tokPath, tok);
+      }
+    } finally {
+      await trainer.dispose();
+    }
+    writeFileAtomic(join(cfg.out, 'loss.svg'), lossCurveSvg(readMetrics(join(cfg.out, 'metrics.jsonl')), `${arch.modelType} ${lora ? 'LoRA ' : ''}training loss`));
+    const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    const all = listWeights(arch, config);
+    return {
+      ...result,
+      out: cfg.out,
+      modelType: arch.modelType,
+      parameters: [...all.values()].reduce((a, s) => a + numel(s), 0),
+      trainableParameters: trainer.buffers.weights.reduce((a, w) => a + numel(w.shape), 0),
+      trainTokens: trainRows.streamLength,
+      heldOutDocuments: split.heldOut.length,
+      resumedFrom: resumeFrom,
+    };
+  } finally {
+    await checkpoint?.close();
+  }
+}
