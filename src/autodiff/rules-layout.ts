@@ -49,7 +49,15 @@ export const LAYOUT_RULES: Record<string, GradRule> = {
     if (needs[1]) {
       if (isQuant(w.dtype)) throw new UnsupportedError(`autodiff: quantized weight ${w} is frozen and has no gradient`);
       if (x.rank === 1) dw = b.matmul(b.reshape(g, [g.shape[0]!, 1]), b.reshape(x, [1, x.shape[0]!]));
-      else {
+      else if (x.rank > 2 && x.shape.slice(0, -1).every((d) => typeof d === 'number')) {
+        // Fold the batch dims into one: a single [N, rows]ᵀ·[rows, K] product (one big GEMM)
+        // instead of one matmul per batch row followed by a ReduceSum over an [..., N, K]
+        // temporary (measured: 1.1 s of a 7 s stories15M step went to that for the LM head).
+        const rows = (x.shape.slice(0, -1) as number[]).reduce((a, c) => a * c, 1);
+        const g2 = b.reshape(g, [rows, g.shape[g.rank - 1]!]);
+        const x2 = b.reshape(x, [rows, x.shape[x.rank - 1]!]);
+        dw = b.matmul(b.transpose(g2, [1, 0]), x2);
+      } else {
         const full = b.matmul(transposeLast2(g), x); // [..., N, K]
         dw = x.rank > 2 ? b.reduceSum(full, [...Array(x.rank - 2).keys()]) : full;
       }

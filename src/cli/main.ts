@@ -8,6 +8,8 @@ import { SlmError } from '../errors.ts';
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // name: async () => (await import('./commands/name.ts')).default,
   serve: async () => (await import('./commands/serve.ts')).default,
+  generate: async () => (await import('./commands/generate.ts')).default,
+  chat: async () => (await import('./commands/chat.ts')).default,
   inspect: async () => (await import('./commands/inspect.ts')).default,
   tokenizer: async () => (await import('./commands/tokenizer.ts')).default,
   tokenize: async () => (await import('./commands/tokenize.ts')).default,

@@ -1,11 +1,11 @@
 // Writes a file so that readers never see it half-written: the bytes go to a temporary file
 // in the same folder (same filesystem, so rename is atomic), which replaces the target last.
+// (Whole-buffer writes: src/util/atomic-file.ts; this one streams, for multi-GB weights.)
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { tempPathFor } from '../util/atomic-file.ts';
 
 export async function writeFileAtomic(path: string, write: (out: SequentialWriter) => Promise<void>): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx');
   let ok = false;
   try {

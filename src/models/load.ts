@@ -15,12 +15,12 @@ import { ggufToHfName, qkPermuteHeads, unpermuteQkFromGguf } from '../formats/na
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { causalLMArch } from './registry.ts';
-import type { CausalLMArch } from './causal-lm.ts';
+import type { CausalLMArch, DecoderGraphOptions } from './causal-lm.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
 import { hfConfigFromGguf } from './gguf-config.ts';
 import { estimateMemory, assertFits, type MemoryEstimate } from './memory.ts';
-import { KvDecoderSession, type DecoderRunners, type GraphRunner } from './decoder-session.ts';
-import { decoderGraph, interpreterDecoderRunners } from './runners.ts';
+import { KvDecoderSession, SharedKvDecoderSession, type DecoderRunners, type GraphRunner } from './decoder-session.ts';
+import { decoderGraph, interpreterDecoderRunners, interpreterRunner } from './runners.ts';
 import { listWeights } from '../nn/init-store.ts';
 import type { LinearDType, WeightStore } from '../nn/var-builder.ts';
 import { compile } from '../runtime/session.ts';
@@ -42,6 +42,8 @@ export interface LoadModelOptions {
   context?: number;
   /** MatMulNBits accuracy level for q4/q8: 4 (int8 activations, fast; default) or 0 (exact). */
   accuracyLevel?: 0 | 4;
+  /** onnxruntime KV cache: 'shared' (default; in-place buffers sized to the context in use) or 'concat'. */
+  kvMode?: 'shared' | 'concat';
   signal?: AbortSignal;
 }
 
@@ -58,11 +60,17 @@ export class CausalLM<C = unknown> {
     readonly context: number,
     private readonly runners: DecoderRunners,
     private readonly checkpoint: Checkpoint,
+    /** Builds the no-cache graph that also outputs the final hidden states (for embed). */
+    private readonly buildHiddenRunner?: () => Promise<GraphRunner>,
   ) {}
+
+  private hiddenRunner?: Promise<GraphRunner>;
 
   /** Closes the weight files and the compiled sessions. */
   async dispose(): Promise<void> {
     await this.runners.dispose?.();
+    if (this.hiddenRunner) await (await this.hiddenRunner).dispose?.();
+    this.hiddenRunner = undefined;
     await this.checkpoint.close();
   }
 
@@ -87,9 +95,39 @@ export class CausalLM<C = unknown> {
     return [...ids];
   }
 
+  /**
+   * One embedding per id list: the final hidden states (after the last norm, before the LM
+   * head) averaged over the positions. Inputs run one at a time (no padding to get wrong).
+   */
+  async embed(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<Float32Array[]> {
+    if (!this.buildHiddenRunner) throw new SlmError('UNSUPPORTED', `${this.path}: this model was loaded without an embedding graph`);
+    const runner = await (this.hiddenRunner ??= this.buildHiddenRunner());
+    const out: Float32Array[] = [];
+    for (const ids of inputs) {
+      throwIfAborted(signal);
+      if (ids.length === 0 || ids.length > this.context) throw new SlmError('INVALID_ARGUMENT', `embed: an input has ${ids.length} tokens (1..${this.context} allowed)`);
+      for (const t of ids) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new SlmError('INVALID_ARGUMENT', `token id ${t} is outside the vocabulary [0, ${this.vocabSize})`);
+      const r = await runner.run(
+        {
+          input_ids: { dtype: 'int64', shape: [1, ids.length], data: BigInt64Array.from(ids, BigInt) },
+          position_ids: { dtype: 'int64', shape: [1, ids.length], data: BigInt64Array.from(ids, (_, j) => BigInt(j)) },
+        },
+        { signal },
+      );
+      const h = r.hidden!;
+      const width = h.shape[2]!;
+      const data = h.data as Float32Array | Float64Array;
+      const mean = new Float32Array(width);
+      for (let p = 0; p < ids.length; p++) for (let j = 0; j < width; j++) mean[j]! += data[p * width + j]! / ids.length;
+      out.push(mean);
+    }
+    return out;
+  }
+
   /** A fresh KV-cached session; each holds its own caches. */
   createSession(): DecoderSession {
     const kv = this.arch.kvLayout(this.config);
+    if (this.runners.shared) return new SharedKvDecoderSession(this.vocabSize, this.context, kv, this.runners.shared);
     return new KvDecoderSession(this.vocabSize, this.context, kv, 'float32', this.runners);
   }
 }
@@ -98,12 +136,16 @@ export class CausalLM<C = unknown> {
 function shareRunners(r: DecoderRunners): DecoderRunners {
   let last: Promise<GraphRunner> | undefined;
   let all: Promise<GraphRunner> | undefined;
+  let sharedLast: Promise<GraphRunner> | undefined;
+  let sharedAll: Promise<GraphRunner> | undefined;
+  const sh = r.shared;
   return {
     last: () => (last ??= r.last()),
     all: () => (all ??= r.all()),
+    shared: sh && { last: () => (sharedLast ??= sh.last()), all: () => (sharedAll ??= sh.all()) },
     dispose: async () => {
-      for (const p of [last, all]) if (p) await (await p).dispose?.();
-      last = all = undefined;
+      for (const p of [last, all, sharedLast, sharedAll]) if (p) await (await p).dispose?.();
+      last = all = sharedLast = sharedAll = undefined;
     },
   };
 }
@@ -186,13 +228,17 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   const tokenizer = await loadTokenizer(opened.tokenizerPath);
   const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype] };
   let runners: DecoderRunners;
+  let buildHidden: () => Promise<GraphRunner>;
+  const hiddenOpts = { cache: false, lastLogitsOnly: true, hiddenOutput: true };
   if (opts.backend === 'interpreter') {
     runners = shareRunners(interpreterDecoderRunners(arch, config, opened.store, vbOpts));
+    buildHidden = async () => interpreterRunner(decoderGraph(arch, config, opened.store, vbOpts, hiddenOpts));
   } else {
     const accuracyLevel = opts.accuracyLevel ?? 4;
     const version = await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel);
-    const build = (lastLogitsOnly: boolean) => async () => {
-      const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, { cache: true, lastLogitsOnly }), {
+    const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
+      const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, o), {
+        kvMode,
         threads: opts.threads,
         cacheDir: opts.cacheDir,
         weightsVersion: version,
@@ -200,10 +246,12 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
         maxPositions: arch.maxPositions(config),
         signal: opts.signal,
       });
-      return { run: (feeds: Parameters<typeof cg.run>[0]) => cg.run(feeds), dispose: () => cg.dispose() };
+      return { run: (feeds, o) => cg.run(feeds, o?.fetches), dispose: () => cg.dispose() };
     };
-    runners = shareRunners({ last: build(true), all: build(false) });
+    const shared = (opts.kvMode ?? 'shared') === 'shared' ? { last: build({ cache: true, lastLogitsOnly: true }, 'shared'), all: build({ cache: true, lastLogitsOnly: false }, 'shared') } : undefined;
+    runners = shareRunners({ last: build({ cache: true, lastLogitsOnly: true }), all: build({ cache: true, lastLogitsOnly: false }), shared });
+    buildHidden = build(hiddenOpts);
   }
-  return new CausalLM(path, arch, config, tokenizer, opened.generationConfig, dtype, linearParams + otherParams, memory, context, runners, opened.checkpoint);
+  return new CausalLM(path, arch, config, tokenizer, opened.generationConfig, dtype, linearParams + otherParams, memory, context, runners, opened.checkpoint, buildHidden);
 }
 

@@ -86,7 +86,7 @@ export async function compile(graph: Graph, opts: CompileOptions = {}): Promise<
   try {
     session = await ort.InferenceSession.create(built.modelPath, {
       executionProviders: ['cpu'],
-      intraOpNumThreads: opts.threads,
+      ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}), // ORT rejects an explicit undefined
       interOpNumThreads: 1,
       executionMode: 'sequential',
       // Float64 graphs (finite-difference and oracle checks) get 'basic' (constant folding,

@@ -1,16 +1,105 @@
-// Builds a ServedModel from a model path for `slm serve`. Filled in by the decoder work.
-import { UnsupportedError } from '../errors.ts';
+// Builds a ServedModel from a model path (HF folder or GGUF file) for `slm serve`, `slm chat`
+// and benchmarks: the CausalLM's sessions, its tokenizer as the text codec (with the model's
+// EOS ids), chat prompts through the model's template, and mean-pooled embeddings.
+import { basename } from 'node:path';
+import { codecFromTokenizer, type TextCodec } from '../generate/text-codec.ts';
+import { loadCausalLM, type CausalLM, type ModelDType } from '../models/load.ts';
+import type { ChatMessage, Tokenizer } from '../tokenizer/types.ts';
 import type { ServedModel } from './served-model.ts';
 
 export interface LoadServedModelOptions {
-  /** Context length for the sessions. */
+  /** Context length for the sessions (default: the model's, capped at 2048). */
   ctx?: number;
-  /** Sequences per session (n > 1 batching). */
+  /** Sequences per session (n > 1 choices decode together). Default 4. */
   maxSequences?: number;
+  /** The id clients send as `model`; default the folder or file name. */
+  name?: string;
+  dtype?: ModelDType;
+  threads?: number;
+  cacheDir?: string | false;
+  backend?: 'ort' | 'interpreter';
   signal?: AbortSignal;
+  /** Reserved: the loader builds lazily and does not report progress yet. */
   onProgress?: (p: { file: string; loaded: number; total: number }) => void;
 }
 
-export async function loadServedModel(_path: string, _opts: LoadServedModelOptions = {}): Promise<ServedModel> {
-  throw new UnsupportedError('model loading lands with the decoder issue');
+/** A ServedModel over a loaded CausalLM, with what chat front ends need besides. */
+export interface LoadedModel extends ServedModel {
+  readonly lm: CausalLM;
+  readonly codec: TextCodec;
+  readonly hasChatTemplate: boolean;
+  /** Stop strings a chat reply should end at (the fallback format's next-turn marker). */
+  readonly chatStop: readonly string[];
+  encodeChat(messages: readonly ChatMessage[]): number[];
+  embed(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
+  dispose(): Promise<void>;
+}
+
+/** The role names the fallback format prints. */
+const ROLE_LABEL: Record<string, string> = { system: 'System', user: 'User', assistant: 'Assistant', tool: 'Tool' };
+
+/**
+ * The prompt for models without a chat template (base models, tiny test models):
+ *
+ *     System: <system>\n\nUser: <text>\nAssistant: <text>\nUser: <text>\nAssistant:
+ *
+ * The tokenizer's special tokens (BOS) are added once at the start. A reply should stop at
+ * "\nUser:" (FALLBACK_CHAT_STOP), where a base model would go on to write the user's turn.
+ */
+export function fallbackChatPrompt(messages: readonly ChatMessage[]): string {
+  let out = '';
+  for (const m of messages) {
+    const label = ROLE_LABEL[m.role] ?? m.role.charAt(0).toUpperCase() + m.role.slice(1);
+    out += m.role === 'system' ? `${label}: ${m.content}\n\n` : `${label}: ${m.content}\n`;
+  }
+  return `${out}Assistant:`;
+}
+
+export const FALLBACK_CHAT_STOP: readonly string[] = ['\nUser:'];
+
+/** Chat prompt ids through the tokenizer's template, or the fallback format when it has none. */
+export function encodeChatPrompt(tok: Tokenizer, messages: readonly ChatMessage[]): number[] {
+  if (tok.chatTemplate !== undefined) return tok.encodeChat(messages, { addGenerationPrompt: true });
+  return tok.encode(fallbackChatPrompt(messages), { addSpecialTokens: true });
+}
+
+function modelName(path: string): string {
+  const base = basename(path.replace(/[/\\]+$/, ''));
+  return base.endsWith('.gguf') ? base.slice(0, -'.gguf'.length) : base;
+}
+
+export async function loadServedModel(path: string, opts: LoadServedModelOptions = {}): Promise<LoadedModel> {
+  const lm = await loadCausalLM(path, {
+    context: opts.ctx,
+    dtype: opts.dtype,
+    threads: opts.threads,
+    cacheDir: opts.cacheDir,
+    backend: opts.backend,
+    signal: opts.signal,
+  });
+  const tok = lm.tokenizer;
+  const hasChatTemplate = tok.chatTemplate !== undefined;
+  return {
+    lm,
+    name: opts.name ?? modelName(path),
+    codec: codecFromTokenizer(tok, lm.eosIds),
+    vocabSize: lm.vocabSize,
+    contextLength: lm.context,
+    maxSequences: opts.maxSequences ?? 4,
+    hasChatTemplate,
+    chatStop: hasChatTemplate ? [] : FALLBACK_CHAT_STOP,
+    createSession: async () => lm.createSession(),
+    encodeChat: (messages) => encodeChatPrompt(tok, messages),
+    async embed(inputs, signal) {
+      const vectors = await lm.embed(inputs, signal);
+      // Unit length, as OpenAI's embeddings are: cosine similarity is then a dot product.
+      return vectors.map((v) => {
+        let norm = 0;
+        for (const x of v) norm += x * x;
+        norm = Math.sqrt(norm) || 1;
+        return Array.from(v, (x) => x / norm);
+      });
+    },
+    dispose: () => lm.dispose(),
+  };
 }

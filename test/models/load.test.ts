@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCausalLM } from '../../src/models/load.ts';
-import { writeTinyModel } from './fixture-model.ts';
+import { writeTinyModel, tinyHfConfig } from './fixture-model.ts';
+import { writeSafetensors } from '../../src/formats/safetensors-writer.ts';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -85,6 +86,11 @@ test('unsupported model types fail before reading weights, listing the supported
 });
 
 test('a model that does not fit in memory fails before loading', async () => {
-  const files = await writeTinyModel('llama', 1, 0.3, { hidden_size: 8192, intermediate_size: 32768, num_hidden_layers: 200, num_attention_heads: 64, num_key_value_heads: 8 });
-  await assert.rejects(loadCausalLM(files.folder, { dtype: 'f32' }), /needs about .* GiB .* available/);
+  // Only config.json and an empty weights file: the estimate comes from the config alone,
+  // so the check must fire before any weight is looked at.
+  const dir = mkdtempSync(join(tmpdir(), 'slmkit-huge-'));
+  const huge = { ...tinyHfConfig('llama'), hidden_size: 8192, intermediate_size: 32768, num_hidden_layers: 200, num_attention_heads: 64, num_key_value_heads: 8, vocab_size: 32000 };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(huge));
+  await writeSafetensors(join(dir, 'model.safetensors'), []);
+  await assert.rejects(loadCausalLM(dir, { dtype: 'f32' }), /needs about .* GiB .* available/);
 });

@@ -1,0 +1,119 @@
+// `slm generate` on a tiny real model: what it prints equals the generation loop's result in
+// process; prompt forms, the default model, --stop and Ctrl-C.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateText } from '../../src/generate/generate.ts';
+import { codecFromTokenizer } from '../../src/generate/text-codec.ts';
+import { loadCausalLM } from '../../src/models/load.ts';
+import { writeTinyModel, type TinyModelFiles } from '../models/fixture-model.ts';
+import { runCli } from './helpers.ts';
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'slmkit-gen-cache-'));
+process.env.SLMKIT_CACHE = cacheDir;
+let files: TinyModelFiles;
+const PROMPT = 'Once upon a time';
+const GREEDY = ['--temperature', '0', '--max-tokens', '10', '--threads', '1'];
+
+interface JsonOut {
+  text: string;
+  tokens: number[];
+  logprobs: number[];
+  finish_reason: string;
+  stats: { generatedTokens: number };
+}
+
+before(async () => {
+  files = await writeTinyModel('llama', 7);
+});
+after(() => {
+  rmSync(files.dir, { recursive: true, force: true });
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+test('--json: text, tokens and logprobs equal the in-process greedy generation', async () => {
+  const lm = await loadCausalLM(files.folder, { threads: 1, cacheDir });
+  const codec = codecFromTokenizer(lm.tokenizer, lm.eosIds);
+  const want = await generateText(lm.createSession(), codec, codec.encode(PROMPT, { addSpecialTokens: true }), { temperature: 0, maxTokens: 10 });
+  await lm.dispose();
+  const r = await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY, '--json']);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as JsonOut;
+  assert.ok(want.tokens.length > 0);
+  assert.deepEqual(j.tokens, want.tokens);
+  assert.equal(j.text, want.text);
+  assert.equal(j.finish_reason, want.finishReason);
+  assert.equal(j.logprobs.length, j.tokens.length);
+  for (const lp of j.logprobs) assert.ok(lp <= 0 && Number.isFinite(lp));
+  assert.equal(j.stats.generatedTokens, j.tokens.length);
+});
+
+test('streams the same text to stdout (logs on stderr); the prompt may be positional', async () => {
+  const j = JSON.parse((await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY, '--json'])).out) as JsonOut;
+  const streamed = await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY]);
+  assert.equal(streamed.code, 0, streamed.err);
+  assert.equal(streamed.out, `${j.text}\n`);
+  assert.match(streamed.err, /generated/);
+  const positional = await runCli(['generate', files.folder, 'Once', 'upon', 'a', 'time', ...GREEDY]);
+  assert.equal(positional.out, streamed.out);
+});
+
+test('--stop ends the text before the stop string', async () => {
+  const j = JSON.parse((await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY, '--json'])).out) as JsonOut;
+  assert.ok(j.text.length >= 6, `greedy text too short to cut: ${JSON.stringify(j.text)}`);
+  const stop = j.text.slice(3, 5);
+  const cut = JSON.parse((await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY, '--json', '--stop', stop])).out) as JsonOut;
+  assert.equal(cut.finish_reason, 'stop');
+  assert.equal(cut.text, j.text.slice(0, j.text.indexOf(stop)));
+});
+
+test('without a model path the default model is used; a missing default fails clearly', async () => {
+  const prev = process.env.SLMKIT_DEFAULT_MODEL;
+  try {
+    process.env.SLMKIT_DEFAULT_MODEL = files.folder;
+    const named = await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY]);
+    const defaulted = await runCli(['generate', PROMPT, ...GREEDY]);
+    assert.equal(defaulted.code, 0, defaulted.err);
+    assert.equal(defaulted.out, named.out);
+
+    process.env.SLMKIT_DEFAULT_MODEL = join(files.dir, 'no-such-model');
+    const missing = await runCli(['generate', PROMPT, ...GREEDY]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /default model is not installed/);
+    // With -p, a positional is the model: a missing one is named as such.
+    const bad = await runCli(['generate', join(files.dir, 'nope'), '-p', PROMPT]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /no such model file or folder: .*nope/);
+  } finally {
+    if (prev === undefined) delete process.env.SLMKIT_DEFAULT_MODEL;
+    else process.env.SLMKIT_DEFAULT_MODEL = prev;
+  }
+});
+
+test('bad flags are errors, not silent defaults', async () => {
+  const r = await runCli(['generate', files.folder, '-p', PROMPT, '--temperature', 'hot']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /--temperature must be/);
+  const d = await runCli(['generate', files.folder, '-p', PROMPT, '--dtype', 'f8']);
+  assert.match(d.err, /--dtype must be one of/);
+});
+
+test('Ctrl-C stops generation cleanly: partial text printed, exit 130', async () => {
+  const ac = new AbortController();
+  const r = await runCli(['generate', files.folder, '-p', PROMPT, '--temperature', '1', '--seed', '3', '--max-tokens', '200', '--threads', '1'], '', {
+    signal: ac.signal,
+    onStdout: (all) => {
+      if (all.length > 0) ac.abort();
+    },
+  });
+  assert.equal(r.code, 130, r.err);
+  assert.match(r.err, /\[abort\]/);
+  const j = JSON.parse((await runCli(['generate', files.folder, '-p', PROMPT, '--temperature', '1', '--seed', '3', '--max-tokens', '200', '--threads', '1', '--json'])).out) as JsonOut;
+  assert.ok(j.tokens.length > 20, 'the uninterrupted run should be long');
+  // What was printed is a prefix of the uninterrupted output, cut well before its end.
+  const printed = r.out.replace(/\n$/, '');
+  assert.ok(j.text.startsWith(printed));
+  assert.ok(printed.length < j.text.length / 2, `printed ${printed.length} of ${j.text.length} chars`);
+});
