@@ -15,6 +15,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   tokenize: async () => (await import('./commands/tokenize.ts')).default,
   train: async () => (await import('./commands/train.ts')).default,
   merge: async () => (await import('./commands/merge.ts')).default,
+  bench: async () => (await import('./commands/bench.ts')).default,
+  convert: async () => (await import('./commands/convert.ts')).default,
 };
 
 function helpFor(cmd: Command): string {

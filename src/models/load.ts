@@ -255,3 +255,17 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   return new CausalLM(path, arch, config, tokenizer, opened.generationConfig, dtype, linearParams + otherParams, memory, context, runners, opened.checkpoint, buildHidden);
 }
 
+
+/**
+ * The weights and config of a model folder or GGUF file, without building anything (for
+ * conversion): the GGUF path renames tensors and undoes llama.cpp's q/k permutation.
+ */
+export async function openModelWeights(path: string): Promise<{ arch: CausalLMArch<unknown>; config: unknown; store: WeightStore; tokenizerPath: string; generationConfig: Record<string, unknown>; close: () => Promise<void> }> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
+  const opened = st.isDirectory() ? await openFolderModel(path) : path.endsWith('.gguf') ? await openGgufModel(path) : undefined;
+  if (!opened) throw new SlmError('INVALID_ARGUMENT', `${path}: expected a model folder or a .gguf file`);
+  const configFile = st.isDirectory() ? `${path}/config.json` : path;
+  const arch = causalLMArch(opened.config.model_type, configFile) as CausalLMArch<unknown>;
+  return { arch, config: arch.parseConfig(opened.config, configFile), store: opened.store, tokenizerPath: opened.tokenizerPath, generationConfig: opened.generationConfig, close: () => opened.checkpoint.close() };
+}

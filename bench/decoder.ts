@@ -1,0 +1,113 @@
+// Decode benchmark: slmkit vs llama.cpp (node-llama-cpp, CPU) on the same random-weight GGUF
+// files, one child process per engine and configuration so peak RSS is each engine's own.
+// slmkit loads the GGUF's Q4_0/Q8_0 blocks as its q4/q8 weights (the same codes llama.cpp
+// runs). Shapes: stories15M (hidden 288, 6 layers, 6 heads, FFN 768, vocab 32000) and
+// TinyLlama-1.1B (hidden 2048, FFN 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000).
+// Model files are written once to ~/.cache/slmkit/bench (or $SLMKIT_BENCH_DIR) and reused.
+//
+//   node --import tsx bench/decoder.ts [--quick]
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { llama } from '../src/models/llama.ts';
+import { listWeights, randomWeights } from '../src/nn/init-store.ts';
+import type { WeightStore } from '../src/nn/var-builder.ts';
+import { ggufTokenizerMetadata, saveGguf, type GgufWeightType } from '../src/models/save.ts';
+import { TINY_VOCAB, tinyTokenizerJson } from '../test/models/fixture-model.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export const BENCH_MODELS = {
+  stories15M: { hidden_size: 288, intermediate_size: 768, num_hidden_layers: 6, num_attention_heads: 6, num_key_value_heads: 6 },
+  'TinyLlama-1.1B': { hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4 },
+} as const;
+export type BenchModel = keyof typeof BENCH_MODELS;
+
+export interface Row {
+  model: BenchModel;
+  engine: 'slmkit' | 'llama.cpp';
+  weights: string;
+  threads: number;
+  prefill_tok_s: number;
+  decode_tok_s: number;
+  ttft_ms: number;
+  load_s: number;
+  peak_rss_mb: number;
+}
+
+export interface DecoderBenchOptions {
+  models?: BenchModel[];
+  threads?: number[];
+  promptTokens?: number;
+  genTokens?: number;
+  log?: (s: string) => void;
+}
+
+function benchDir(): string {
+  return process.env.SLMKIT_BENCH_DIR || join(homedir(), '.cache', 'slmkit', 'bench');
+}
+
+/** Random weights generated tensor by tensor (a 1.1B model never sits in memory as float32 twice). */
+function lazyRandomStore(shapes: Map<string, number[]>, seed: number, std: number): WeightStore {
+  return {
+    shape: (n) => shapes.get(n),
+    names: () => [...shapes.keys()],
+    loadF32: async (n) => randomWeights(new Map([[n, shapes.get(n)!]]), seed, std).loadF32(n),
+  };
+}
+
+/** The model's GGUF in `type`, written on first use. */
+export async function benchModelFile(name: BenchModel, type: GgufWeightType, log: (s: string) => void = () => {}): Promise<string> {
+  const dir = join(benchDir(), name);
+  const file = join(dir, `model-${type}.gguf`);
+  if (existsSync(file)) return file;
+  mkdirSync(dir, { recursive: true });
+  log(`writing ${file} (once)`);
+  const config = llama.parseConfig({ model_type: 'llama', vocab_size: 32000, max_position_embeddings: 2048, rms_norm_eps: 1e-5, bos_token_id: 0, eos_token_id: 0, ...BENCH_MODELS[name] });
+  const tok = tinyTokenizerJson(TINY_VOCAB);
+  const meta = ggufTokenizerMetadata(JSON.parse(tok.json), { vocabSize: 32000, bos: 0, eos: 0 });
+  await saveGguf(file, { arch: llama, config, store: lazyRandomStore(listWeights(llama, config), 1, 0.02) }, { type, tokenizer: meta, name });
+  return file;
+}
+
+async function child(cmd: string[], log: (s: string) => void): Promise<Omit<Row, 'model' | 'engine' | 'weights' | 'threads'>> {
+  const { stdout } = await run(process.execPath, cmd, { cwd: ROOT, maxBuffer: 1 << 20, env: { ...process.env } });
+  const line = stdout.trim().split('\n').at(-1)!;
+  log(`  ${line}`);
+  return JSON.parse(line);
+}
+
+export async function runDecoderBench(o: DecoderBenchOptions = {}): Promise<Row[]> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const models = o.models ?? (Object.keys(BENCH_MODELS) as BenchModel[]);
+  const threads = o.threads ?? [1, 2];
+  const prompt = o.promptTokens ?? 256;
+  const gen = o.genTokens ?? 128;
+  const rows: Row[] = [];
+  for (const model of models) {
+    for (const [dtype, type] of [['q4', 'Q4_0'], ['q8', 'Q8_0']] as const) {
+      const file = await benchModelFile(model, type, log);
+      // Fill slmkit's built-model cache first, so load time is a warm start like llama.cpp's mmap.
+      await child(['bin/slm.mjs', 'bench', file, '--dtype', dtype, '--threads', '1', '--prompt-tokens', '1', '--gen-tokens', '1', '--json'], () => {});
+      for (const t of threads) {
+        log(`${model} ${type} threads ${t}: slmkit`);
+        const s = await child(['bin/slm.mjs', 'bench', file, '--dtype', dtype, '--threads', String(t), '--prompt-tokens', String(prompt), '--gen-tokens', String(gen), '--json'], log);
+        rows.push({ model, engine: 'slmkit', weights: dtype, threads: t, ...s });
+        log(`${model} ${type} threads ${t}: llama.cpp`);
+        const c = await child(['--import', 'tsx', 'bench/llama-cpp-child.ts', file, String(t), String(prompt), String(gen)], log);
+        rows.push({ model, engine: 'llama.cpp', weights: type, threads: t, ...c });
+      }
+    }
+  }
+  return rows;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick');
+  const rows = await runDecoderBench({ models: quick ? ['stories15M'] : undefined });
+  console.log(JSON.stringify(rows, null, 1));
+}

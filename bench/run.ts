@@ -1,0 +1,73 @@
+// `npm run bench [-- --quick]`: the decoder benchmark (slmkit vs llama.cpp) and the training
+// benchmark, written to BENCHMARKS.md with the machine they ran on. --quick: stories15M only
+// (a few minutes); without it the TinyLlama-1.1B shape runs too (writing its weights once
+// takes a while and ~1 GB of disk per weight type).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { runDecoderBench, type Row } from './decoder.ts';
+import { runTrainBench } from './train.ts';
+
+const quick = process.argv.includes('--quick');
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function cpuModel(): string {
+  try {
+    const m = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+const f = (x: number, d = 1) => x.toFixed(d);
+const load0 = loadavg();
+const started = new Date();
+const rows = await runDecoderBench({ models: quick ? ['stories15M'] : undefined, log });
+const load1 = loadavg();
+log('training bench (stories15M, batch 8 x 256, 2 threads)');
+const train = await runTrainBench({ steps: quick ? 4 : 6, threads: 2, log });
+const load2 = loadavg();
+
+const lines: string[] = [
+  '# Benchmarks',
+  '',
+  `Written by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${started.toISOString().slice(0, 10)}.`,
+  '',
+  `Machine: ${cpuModel()}, ${cpus().length} logical cores, ${f(totalmem() / 2 ** 30, 1)} GiB RAM, Node ${process.version}.`,
+  `Load average (1/5/15 min) at start ${load0.map((x) => f(x, 2)).join(' / ')}, after the decoder bench ${load1.map((x) => f(x, 2)).join(' / ')}, at the end ${load2.map((x) => f(x, 2)).join(' / ')}: `,
+  'the cores are shared with other jobs, so figures (2-thread ones most) carry that noise.',
+  '',
+  '## Decoding: slmkit (onnxruntime) vs llama.cpp (node-llama-cpp, CPU)',
+  '',
+  'Same random-weight GGUF file for both engines (slmkit runs its Q4_0/Q8_0 blocks as q4/q8 MatMulNBits, accuracy level 4);',
+  '256-token prompt prefilled in one call, then 128 greedy tokens. ttft = prefill wall time. Load = process start of the',
+  'engine to a warm session (slmkit: built-model cache already filled). Peak RSS = VmHWM of a child process per row.',
+  'llama.cpp runs with its defaults (F16 KV cache, flash attention auto).',
+  '',
+  '| model | engine | weights | threads | prefill tok/s | decode tok/s | ttft ms | load s | peak RSS MB |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r: Row) => `| ${r.model} | ${r.engine} | ${r.weights} | ${r.threads} | ${f(r.prefill_tok_s)} | ${f(r.decode_tok_s)} | ${f(r.ttft_ms, 0)} | ${f(r.load_s, 2)} | ${f(r.peak_rss_mb, 0)} |`),
+  '',
+  'Ratios slmkit / llama.cpp (same model, weights, threads):',
+  '',
+  '| model | weights | threads | prefill × | decode × |',
+  '|---|---|---|---|---|',
+];
+for (const s of rows.filter((r) => r.engine === 'slmkit')) {
+  const c = rows.find((r) => r.engine === 'llama.cpp' && r.model === s.model && r.threads === s.threads && r.weights.toLowerCase().startsWith(s.weights));
+  if (c) lines.push(`| ${s.model} | ${s.weights} vs ${c.weights} | ${s.threads} | ${f(s.prefill_tok_s / c.prefill_tok_s, 2)} | ${f(s.decode_tok_s / c.decode_tok_s, 2)} |`);
+}
+lines.push(
+  '',
+  '## Training (stories15M shape, batch 8 × 256, 2 threads, float32)',
+  '',
+  '| tok/s | s/step | peak RSS MB |',
+  '|---|---|---|',
+  `| ${f(train.tokensPerSecond, 0)} | ${f(train.stepSeconds, 2)} | ${f(train.peakRssMb, 0)} |`,
+  '',
+);
+const out = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
+writeFileSync(out, lines.join('\n'));
+log(`wrote ${out}`);

@@ -1,0 +1,109 @@
+// `slm bench <model>`: decode speed of a model on this machine. A fixed pseudo-random prompt
+// (no tokenizer involved) is prefilled in one forward, then tokens are decoded greedily one
+// at a time; ttft is the prefill's wall time (first logits), decode tok/s excludes it.
+// Peak RSS is the process's high-water mark (VmHWM), so run one model per process.
+import { readFileSync } from 'node:fs';
+import type { Command } from '../command.ts';
+import { loadCausalLM, type ModelDType } from '../../models/load.ts';
+import { SlmError, throwIfAborted } from '../../errors.ts';
+
+export interface DecoderBenchResult {
+  prefill_tok_s: number;
+  decode_tok_s: number;
+  ttft_ms: number;
+  load_s: number;
+  peak_rss_mb: number;
+}
+
+/** Peak resident set of this process in MB (VmHWM; falls back to the current RSS). */
+export function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+export async function benchDecoder(
+  path: string,
+  o: { promptTokens: number; genTokens: number; threads?: number; dtype?: ModelDType; cacheDir?: string | false; signal?: AbortSignal },
+): Promise<DecoderBenchResult> {
+  const t0 = performance.now();
+  const model = await loadCausalLM(path, { dtype: o.dtype, threads: o.threads, cacheDir: o.cacheDir, context: o.promptTokens + o.genTokens, signal: o.signal });
+  const session = model.createSession();
+  // Building the graphs is part of loading: run one token so both are compiled and warm.
+  await session.forward([[1]]);
+  session.truncate(0, 0);
+  const loadS = (performance.now() - t0) / 1000;
+  const v = model.vocabSize;
+  const prompt = Array.from({ length: o.promptTokens }, (_, i) => (i * 7919 + 13) % v);
+  const t1 = performance.now();
+  let [[logits]] = (await session.forward([prompt])) as [[Float32Array]];
+  const ttft = performance.now() - t1;
+  const t2 = performance.now();
+  for (let i = 0; i < o.genTokens; i++) {
+    throwIfAborted(o.signal);
+    let best = 0;
+    for (let j = 1; j < v; j++) if (logits[j]! > logits[best]!) best = j;
+    [[logits]] = (await session.forward([[best]])) as [[Float32Array]];
+  }
+  const decodeS = (performance.now() - t2) / 1000;
+  await session.dispose();
+  await model.dispose();
+  return {
+    prefill_tok_s: o.promptTokens / (ttft / 1000),
+    decode_tok_s: o.genTokens / decodeS,
+    ttft_ms: ttft,
+    load_s: loadS,
+    peak_rss_mb: peakRssMb(),
+  };
+}
+
+function positiveInt(v: unknown, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new SlmError('INVALID_ARGUMENT', `--${name} must be a positive integer, got ${v}`);
+  return n;
+}
+
+const command: Command = {
+  name: 'bench',
+  summary: 'measure prefill and decode speed, time to first token, load time and peak memory',
+  usage: '<model> [--prompt-tokens N] [--gen-tokens N] [--threads T] [--dtype f32|f16|q8|q4] [--json]',
+  options: {
+    'prompt-tokens': { type: 'string', valueName: 'N', description: 'prompt length (default 256)' },
+    'gen-tokens': { type: 'string', valueName: 'N', description: 'tokens to decode (default 128)' },
+    threads: { type: 'string', valueName: 'T', description: 'onnxruntime threads (default: one per core)' },
+    dtype: { type: 'string', valueName: 'D', description: 'weights at run time: f32, f16, q8, q4 (default by size)' },
+    'no-cache': { type: 'boolean', description: 'do not use the built-model cache' },
+    json: { type: 'boolean', description: 'print {prefill_tok_s, decode_tok_s, ttft_ms, load_s, peak_rss_mb}' },
+  },
+  async run({ values, positionals }, io) {
+    if (positionals.length !== 1) {
+      io.stderr.write('slm bench: expected exactly one <model> (folder or .gguf)\n');
+      return 2;
+    }
+    const dtype = values.dtype as string | undefined;
+    if (dtype !== undefined && !['f32', 'f16', 'q8', 'q4'].includes(dtype)) throw new SlmError('INVALID_ARGUMENT', `--dtype must be f32, f16, q8 or q4 (got ${dtype})`);
+    const r = await benchDecoder(positionals[0]!, {
+      promptTokens: positiveInt(values['prompt-tokens'], 'prompt-tokens', 256),
+      genTokens: positiveInt(values['gen-tokens'], 'gen-tokens', 128),
+      threads: values.threads === undefined ? undefined : positiveInt(values.threads, 'threads', 1),
+      dtype: dtype as ModelDType | undefined,
+      cacheDir: values['no-cache'] ? false : undefined,
+      signal: io.signal,
+    });
+    if (values.json) io.stdout.write(JSON.stringify(r) + '\n');
+    else {
+      io.stdout.write(
+        `prefill  ${r.prefill_tok_s.toFixed(1)} tok/s\ndecode   ${r.decode_tok_s.toFixed(1)} tok/s\nttft     ${r.ttft_ms.toFixed(0)} ms\n` +
+          `load     ${r.load_s.toFixed(2)} s\npeak RSS ${r.peak_rss_mb.toFixed(0)} MB\n`,
+      );
+    }
+    return 0;
+  },
+};
+
+export default command;
