@@ -7,6 +7,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runDecoderBench, type Row } from './decoder.ts';
 import { runTrainBench } from './train.ts';
+import { runServerBench, type ServerBenchRow } from './server.ts';
+import { existsSync } from 'node:fs';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -28,6 +30,12 @@ const rows = await runDecoderBench({ models: quick ? ['stories15M'] : undefined,
 const load1 = loadavg();
 log('training bench (stories15M, batch 8 x 256, 2 threads)');
 const train = await runTrainBench({ steps: quick ? 4 : 6, threads: 2, log });
+const defaultModel = fileURLToPath(new URL('../models/default', import.meta.url));
+let server: ServerBenchRow[] = [];
+if (existsSync(defaultModel)) {
+  log('server bench (default model, 1/4/16 clients)');
+  server = await runServerBench(defaultModel, { log, threads: 2 });
+} else log('server bench skipped: models/default is not there');
 const load2 = loadavg();
 
 const lines: string[] = [
@@ -68,6 +76,16 @@ lines.push(
   `| ${f(train.tokensPerSecond, 0)} | ${f(train.stepSeconds, 2)} | ${f(train.peakRssMb, 0)} |`,
   '',
 );
+if (server.length) {
+  lines.push(
+    '## Server (`slm serve` on the default model, OpenAI streaming clients on loopback, 32 tokens each)',
+    '',
+    '| scenario | clients | server concurrency | req/s | tok/s | p50 ms | p95 ms |',
+    '|---|---|---|---|---|---|---|',
+    ...server.map((r) => `| ${r.scenario} | ${r.clients} | ${r.serverConcurrency} | ${f(r.requestsPerSecond, 2)} | ${f(r.tokensPerSecond, 1)} | ${f(r.p50Ms, 0)} | ${f(r.p95Ms, 0)} |`),
+    '',
+  );
+}
 const out = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
 writeFileSync(out, lines.join('\n'));
 log(`wrote ${out}`);
