@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { CausalLMArch } from './causal-lm.ts';
 import type { WeightStore } from '../nn/var-builder.ts';
 import { listWeights } from '../nn/init-store.ts';
-import { writeSafetensors } from '../formats/safetensors-writer.ts';
+import { writeHfModelFolder } from '../train/hf-output.ts';
 import { writeGguf, type GgufTensorToWrite, type TypedGgufValue } from '../formats/gguf/index.ts';
 import { hfToGgufName, permuteQkForGguf, qkPermuteHeads } from '../formats/name-map.ts';
 import { ggufMetadataFromHf } from './gguf-config.ts';
@@ -24,23 +24,19 @@ export interface SaveModelInput<C> {
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json'];
 
 /**
- * Writes config.json, generation_config.json, model.safetensors (float32) and the given
- * extra files (tokenizer files) into `dir`, atomically: everything goes to a sibling temp
- * folder first, which then replaces `dir`.
+ * Writes config.json, generation_config.json, model.safetensors (float32; see
+ * writeHfModelFolder) and the given extra files (tokenizer files) into `dir`, atomically:
+ * everything goes to a sibling temp folder first, which then replaces `dir`.
  */
 export async function saveHfFolder<C>(dir: string, m: SaveModelInput<C>, extra: { files?: Record<string, string | Uint8Array>; generationConfig?: Record<string, unknown> } = {}): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
   try {
-    const hf = m.arch.toHfConfig(m.config);
-    await writeFile(join(tmp, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
-    const gen = extra.generationConfig ?? { bos_token_id: hf.bos_token_id ?? null, eos_token_id: hf.eos_token_id ?? null, pad_token_id: hf.pad_token_id ?? null };
-    await writeFile(join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
-    const tensors = [];
-    for (const [name, shape] of listWeights(m.arch, m.config)) {
-      tensors.push({ name, dtype: 'F32' as const, shape, data: await m.store.loadF32(name) });
-    }
-    await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+    const weights = [];
+    for (const [name, shape] of listWeights(m.arch, m.config)) weights.push({ name, shape, data: await m.store.loadF32(name) });
+    await writeHfModelFolder(tmp, { arch: m.arch, config: m.config, weights });
+    // A source model's own generation settings win over the ones derived from config.json.
+    if (extra.generationConfig) await writeFile(join(tmp, 'generation_config.json'), JSON.stringify(extra.generationConfig, null, 2) + '\n');
     for (const [name, content] of Object.entries(extra.files ?? {})) await writeFile(join(tmp, name), content);
     if (existsSync(dir)) await rm(dir, { recursive: true });
     await mkdir(dirname(dir), { recursive: true });
