@@ -8,7 +8,7 @@
 
 import type { Node, Tensor } from '../ir/graph.ts';
 import type { DType, HostTensor } from '../ir/dtype.ts';
-import { isQuant } from '../ir/dtype.ts';
+import { bytesPerElement, isQuant } from '../ir/dtype.ts';
 import { canonicalDim, type Dim, type Shape } from '../ir/dims.ts';
 import { UnsupportedError } from '../errors.ts';
 import { OnnxDataType, type NodeProtoSpec, type OnnxAttr, type OnnxDataTypeCode, type TensorProtoSpec } from './proto.ts';
@@ -329,19 +329,8 @@ export class LoweringContext {
   }
 }
 
+/** Bytes per stored element; q4/q8 codes are handled by their own layout (1 byte units). */
 function bytesPerStorage(d: DType): number {
-  switch (d) {
-    case 'float64':
-    case 'int64':
-      return 8;
-    case 'float32':
-    case 'int32':
-      return 4;
-    case 'float16':
-    case 'bfloat16':
-      return 2;
-    default:
-      return 1;
-  }
+  return isQuant(d) ? 1 : bytesPerElement(d);
 }
 
