@@ -109,13 +109,10 @@ export class KvDecoderSession implements DecoderSession {
   }
 
   private async forwardOne(seq: number, ids: number[], allLogits: boolean, signal?: AbortSignal): Promise<Float32Array[]> {
-    if (ids.length === 0) throw new SlmError('INVALID_ARGUMENT', 'forward: no tokens to feed');
+    checkTokens(ids, this.vocabSize);
     const c = this.cache(seq);
     if (c.length + ids.length > this.maxContext) {
       throw new SlmError('INVALID_ARGUMENT', `context overflow: ${c.length} cached + ${ids.length} new tokens > context ${this.maxContext}`);
-    }
-    for (const t of ids) {
-      if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new SlmError('INVALID_ARGUMENT', `token id ${t} is outside the vocabulary [0, ${this.vocabSize})`);
     }
     const runner = await (allLogits ? (this.allRunner ??= this.runners.all()) : (this.lastRunner ??= this.runners.last()));
     const feeds: Record<string, HostTensor> = {
@@ -132,13 +129,7 @@ export class KvDecoderSession implements DecoderSession {
       c.v[l] = this.asKvDType(out[`present_value.${l}`]!);
     }
     c.length += ids.length;
-    const logits = out.logits!;
-    const v = this.vocabSize;
-    const rows = logits.shape[1]!;
-    const data = logits.data as Float32Array | Float64Array;
-    const res: Float32Array[] = [];
-    for (let r = 0; r < rows; r++) res.push(Float32Array.from(data.subarray(r * v, (r + 1) * v)));
-    return res;
+    return logitRows(out.logits!, this.vocabSize);
   }
 
   private asKvDType(t: HostTensor): HostTensor {
@@ -173,9 +164,10 @@ function checkTokens(ids: number[], vocabSize: number): void {
 
 function logitRows(logits: HostTensor, vocabSize: number): Float32Array[] {
   const rows = logits.shape[1]!;
-  const data = logits.data as Float32Array;
+  // float64 when the reference interpreter ran the graph
+  const data = logits.data as Float32Array | Float64Array;
   const res: Float32Array[] = [];
-  for (let r = 0; r < rows; r++) res.push(data.slice(r * vocabSize, (r + 1) * vocabSize));
+  for (let r = 0; r < rows; r++) res.push(Float32Array.from(data.subarray(r * vocabSize, (r + 1) * vocabSize)));
   return res;
 }
 
