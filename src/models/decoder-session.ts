@@ -99,13 +99,8 @@ export class KvDecoderSession implements DecoderSession {
     c.length = length;
   }
 
-  async forward(tokens: number[][], opts: { seqs?: number[]; allLogits?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array[][]> {
-    const results: Float32Array[][] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      throwIfAborted(opts.signal);
-      results.push(await this.forwardOne(opts.seqs?.[i] ?? i, tokens[i]!, !!opts.allLogits, opts.signal));
-    }
-    return results;
+  forward(tokens: number[][], opts: ForwardOptions = {}): Promise<Float32Array[][]> {
+    return forwardEach(tokens, opts, (seq, ids) => this.forwardOne(seq, ids, !!opts.allLogits, opts.signal));
   }
 
   private async forwardOne(seq: number, ids: number[], allLogits: boolean, signal?: AbortSignal): Promise<Float32Array[]> {
@@ -153,6 +148,18 @@ interface SharedSeqCache {
   /** Per layer, [1, kvHeads, capacity, headDim]; positions >= length are garbage. */
   k: HostTensor[];
   v: HostTensor[];
+}
+
+type ForwardOptions = { seqs?: number[]; allLogits?: boolean; signal?: AbortSignal };
+
+/** Feeds each sequence in turn (no batched forward yet), checking the signal between them. */
+async function forwardEach(tokens: number[][], opts: ForwardOptions, one: (seq: number, ids: number[]) => Promise<Float32Array[]>): Promise<Float32Array[][]> {
+  const results: Float32Array[][] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    throwIfAborted(opts.signal);
+    results.push(await one(opts.seqs?.[i] ?? i, tokens[i]!));
+  }
+  return results;
 }
 
 function checkTokens(ids: number[], vocabSize: number): void {
@@ -225,13 +232,8 @@ export class SharedKvDecoderSession implements DecoderSession {
     return next;
   }
 
-  async forward(tokens: number[][], opts: { seqs?: number[]; allLogits?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array[][]> {
-    const results: Float32Array[][] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      throwIfAborted(opts.signal);
-      results.push(await this.forwardOne(opts.seqs?.[i] ?? i, tokens[i]!, !!opts.allLogits, opts.signal));
-    }
-    return results;
+  forward(tokens: number[][], opts: ForwardOptions = {}): Promise<Float32Array[][]> {
+    return forwardEach(tokens, opts, (seq, ids) => this.forwardOne(seq, ids, !!opts.allLogits, opts.signal));
   }
 
   private async forwardOne(seq: number, ids: number[], allLogits: boolean, signal?: AbortSignal): Promise<Float32Array[]> {

@@ -2,22 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli/main.ts';
+import { runCli as run } from '../cli/helpers.ts';
 import { writeSafetensors } from '../../src/formats/safetensors-writer.ts';
 import { writeGguf } from '../../src/formats/gguf/writer.ts';
 import { withTempDir } from './helpers/util.ts';
 
-async function run(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdout, stderr });
-  return { code, out, err };
-}
 
 test('slm inspect --json on a model folder reports format, model type, tensors and parameter count', async () => {
   await withTempDir(async (dir) => {

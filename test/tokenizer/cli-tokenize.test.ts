@@ -4,29 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { main } from '../../src/cli/main.ts';
+import { runCli as run } from '../cli/helpers.ts';
 import { LLAMACPP, NO_SHARED } from './helpers.ts';
 import { encodeModelProto, tinyPieces, TINY_IDS, TINY_NORMAL } from './tiny-spm.ts';
 
-async function run(args: string[], stdin: string): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(args, {
-    stdin: Readable.from([Buffer.from(stdin)]),
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    signal: new AbortController().signal,
-  });
-  return { code, out, err };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'slm-cli-tok-'));
 const model = join(dir, 'tokenizer.model');

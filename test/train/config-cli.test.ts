@@ -4,9 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parseTrainConfig, trainConfigMarkdown } from '../../src/train/config.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli as cli } from '../cli/helpers.ts';
 import { makeFixture, tinyLlamaInit } from './fixture.ts';
 
 const base = { init: tinyLlamaInit, tokenizer: 'tok', data: 'd.txt', out: 'o' };
@@ -31,16 +30,6 @@ test('docs/train-config.md is generated from the schema and documents every key'
   for (const key of ['steps', 'gradAccum', 'clipNorm', 'lora.targetModules', 'resume']) assert.match(doc, new RegExp(`\\| \`${key.replace('.', '\\.')}\` \\|`));
 });
 
-async function cli(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdout, stderr });
-  return { code, out, err };
-}
 
 test('slm train: flags override the config file; --json prints the final metrics', async () => {
   const f = await makeFixture();
