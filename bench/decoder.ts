@@ -5,9 +5,9 @@
 // TinyLlama-1.1B (hidden 2048, FFN 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000).
 // Model files are written once to ~/.cache/slmkit/bench (or $SLMKIT_BENCH_DIR) and reused.
 //
-//   node --import tsx bench/decoder.ts [--quick]
+//   node --import tsx bench/decoder.ts [--quick] [--models stories15M,TinyLlama-1.1B] [--weights q4,q8] [--threads 1,2]
 import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -37,10 +37,14 @@ export interface Row {
   ttft_ms: number;
   load_s: number;
   peak_rss_mb: number;
+  /** 1-minute load average when the row finished (the cores are shared). */
+  load1: number;
 }
 
 export interface DecoderBenchOptions {
   models?: BenchModel[];
+  /** slmkit weights to compare (q4 against Q4_0, q8 against Q8_0); default both. */
+  weights?: ('q4' | 'q8')[];
   threads?: number[];
   promptTokens?: number;
   genTokens?: number;
@@ -77,8 +81,9 @@ export async function benchModelFile(name: BenchModel, type: GgufWeightType, log
 async function child(cmd: string[], log: (s: string) => void): Promise<Omit<Row, 'model' | 'engine' | 'weights' | 'threads'>> {
   const { stdout } = await run(process.execPath, cmd, { cwd: ROOT, maxBuffer: 1 << 20, env: { ...process.env } });
   const line = stdout.trim().split('\n').at(-1)!;
-  log(`  ${line}`);
-  return JSON.parse(line);
+  const load1 = loadavg()[0]!;
+  log(`  ${line} (load ${load1.toFixed(2)})`);
+  return { ...JSON.parse(line), load1 };
 }
 
 export async function runDecoderBench(o: DecoderBenchOptions = {}): Promise<Row[]> {
@@ -90,6 +95,7 @@ export async function runDecoderBench(o: DecoderBenchOptions = {}): Promise<Row[
   const rows: Row[] = [];
   for (const model of models) {
     for (const [dtype, type] of [['q4', 'Q4_0'], ['q8', 'Q8_0']] as const) {
+      if (o.weights && !o.weights.includes(dtype)) continue;
       const file = await benchModelFile(model, type, log);
       // Fill slmkit's built-model cache first, so load time is a warm start like llama.cpp's mmap.
       await child(['bin/slm.mjs', 'bench', file, '--dtype', dtype, '--threads', '1', '--prompt-tokens', '1', '--gen-tokens', '1', '--json'], () => {});
@@ -107,7 +113,15 @@ export async function runDecoderBench(o: DecoderBenchOptions = {}): Promise<Row[
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1]?.split(',') : undefined;
+  };
   const quick = process.argv.includes('--quick');
-  const rows = await runDecoderBench({ models: quick ? ['stories15M'] : undefined });
+  const rows = await runDecoderBench({
+    models: (arg('models') as BenchModel[] | undefined) ?? (quick ? ['stories15M'] : undefined),
+    weights: arg('weights') as ('q4' | 'q8')[] | undefined,
+    threads: arg('threads')?.map(Number),
+  });
   console.log(JSON.stringify(rows, null, 1));
 }

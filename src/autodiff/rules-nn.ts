@@ -3,7 +3,7 @@
 import type { Tensor } from '../ir/graph.ts';
 import * as b from '../ir/builder.ts';
 import { UnsupportedError } from '../errors.ts';
-import { keptShape, normAxes, type GradRule } from './util.ts';
+import { factoredGrads, keptShape, normAxes, type GradRule } from './util.ts';
 
 /** Upstream gradient of a reduction, reshaped to keepdims form and broadcast back to x. */
 function spreadBack(g: Tensor, x: Tensor, axes: number[], keepdims: boolean): Tensor {
@@ -117,6 +117,9 @@ export const NN_RULES: Record<string, GradRule> = {
     ];
   },
   // d loss / d logits = (softmax - onehot) * valid / max(count, 1) * g.
+  // softmax is exp(log_softmax(logits)): the ONNX lowering of cross_entropy emits the same
+  // LogSoftmax node, which onnxruntime's common-subexpression pass merges, so the backward
+  // reuses the forward's [N, V] log-probabilities (one Exp pass) instead of a second Softmax.
   cross_entropy: ({ node, grads, needs }) => {
     const g = grads[0];
     if (!g || !needs[0]) return [];
@@ -130,11 +133,15 @@ export const NN_RULES: Record<string, GradRule> = {
         : { dtype: 'int32', shape: [1, v], data: Int32Array.from({ length: v }, (_, i) => i) },
     );
     const t2 = b.reshape(targets, [n!, 1]);
-    const onehot = b.cast(b.equal(t2, classes), logits.dtype);
-    const valid = b.cast(b.not(b.equal(t2, b.scalar(graph, (node.attrs.ignoreIndex as number) ?? -100, targets.dtype))), logits.dtype);
+    const ignored = b.equal(t2, b.scalar(graph, (node.attrs.ignoreIndex as number) ?? -100, targets.dtype));
+    const valid = b.cast(b.not(ignored), logits.dtype);
     // All rows ignored: the loss is defined as 0, so its gradient is 0 too (no 0/0).
     const count = b.maximum(b.reduceSum(valid), 1);
     const scale = b.div(b.mul(valid, g), count); // [N, 1]
-    return [b.mul(b.sub(b.softmax(logits, -1), onehot), scale)];
+    const p = b.exp(b.logSoftmax(logits, -1));
+    const dense = b.mul(b.sub(p, b.cast(b.equal(t2, classes), logits.dtype)), scale);
+    // Ignored rows point at class 0 (any valid index: their scale is 0).
+    factoredGrads.set(dense, { probs: p, targets: b.reshape(b.where(ignored, b.scalar(graph, 0, targets.dtype), t2), [n!]), rowScale: scale });
+    return [dense];
   },
 };

@@ -67,3 +67,20 @@ export function transposeLast2(t: Tensor): Tensor {
   perm[r - 1] = r - 2;
   return b.transpose(t, perm);
 }
+
+/**
+ * A cross-entropy logits gradient kept in factored form next to its dense tensor:
+ *   dense = (probs - onehot(targets)) * rowScale
+ * with probs [..., V], targets [...] (ignored rows already mapped to a valid class, their
+ * rowScale is 0) and rowScale [..., 1]. A linear layer that produced the logits (the LM head)
+ * uses it to skip every dense [N, V] pass but the GEMMs themselves: the one-hot part becomes
+ * a gather / scatter of V-sized rows, and the row scale moves onto the [N, H] operands.
+ * The dense tensor stays the gradient for any other consumer; unused, it is dead code.
+ */
+export interface FactoredSoftmaxGrad {
+  probs: Tensor;
+  targets: Tensor;
+  rowScale: Tensor;
+}
+
+export const factoredGrads = new WeakMap<Tensor, FactoredSoftmaxGrad>();

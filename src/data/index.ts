@@ -13,5 +13,8 @@ export {
 export { splitDocuments, type DocumentSplit } from './split.ts';
 export { PackedRows, BatchIterator, IGNORE_INDEX, type PackOptions, type Batch, type BatchIteratorState } from './packing.ts';
 export { maskForMlm, type MlmOptions } from './mlm.ts';
-export { spanCorruption, randomSpansNoiseMask, applyNoiseMask, fillSpans, type SpanCorruptionOptions } from './span-corruption.ts';
+export { spanCorruption, randomSpansNoiseMask, noiseSpanCounts, applyNoiseMask, fillSpans, type SpanCorruptionOptions } from './span-corruption.ts';
 export { ul2Example, applyDenoiser, UL2_DENOISERS, UL2_MODE_TOKENS, type Ul2Denoiser, type Ul2Mode, type Ul2Options, type Ul2Example } from './ul2.ts';
+export { TransformedBatches, transformedEvalRows, type RowTransform, type TransformedBatch, type TransformedBatchesState } from './row-transform.ts';
+export { prefixLMRowTransform, spanCorruptionVariant, ul2Variant, sentinelsNeeded, type DenoisingTask, type DenoisingVariant, type PrefixLMRowOptions } from './denoising-rows.ts';
+export { mlmRowTransform, type MlmRowOptions } from './mlm-rows.ts';

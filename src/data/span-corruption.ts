@@ -37,6 +37,13 @@ function randomSegmentation(numItems: number, numSegments: number, rng: Rng): nu
   return lengths;
 }
 
+/** How many tokens and spans randomSpansNoiseMask hides in `length` tokens (deterministic). */
+export function noiseSpanCounts(length: number, noiseDensity: number, meanSpanLength: number): { numNoise: number; numSpans: number } {
+  const numNoise = Math.min(Math.max(Math.round(length * noiseDensity), 1), length - 1);
+  const numSpans = Math.min(Math.max(Math.round(numNoise / meanSpanLength), 1), length - numNoise);
+  return { numNoise, numSpans };
+}
+
 /**
  * T5's random_spans_noise_mask: round(length·density) noise tokens (clamped to [1, length-1])
  * in max(1, round(noise/meanSpan)) spans, interleaved with as many non-noise spans and
@@ -47,9 +54,8 @@ export function randomSpansNoiseMask(length: number, noiseDensity: number, meanS
   if (!Number.isInteger(length) || length < 2) throw new SlmError('INVALID_ARGUMENT', `span corruption needs at least 2 tokens, got ${length}`);
   if (!(noiseDensity > 0 && noiseDensity < 1)) throw new SlmError('INVALID_ARGUMENT', `noiseDensity must be in (0, 1), got ${noiseDensity}`);
   if (!(meanSpanLength >= 1)) throw new SlmError('INVALID_ARGUMENT', `meanSpanLength must be >= 1, got ${meanSpanLength}`);
-  const numNoise = Math.min(Math.max(Math.round(length * noiseDensity), 1), length - 1);
+  const { numNoise, numSpans } = noiseSpanCounts(length, noiseDensity, meanSpanLength);
   const numNonNoise = length - numNoise;
-  const numSpans = Math.min(Math.max(Math.round(numNoise / meanSpanLength), 1), numNonNoise);
   const noiseLens = randomSegmentation(numNoise, numSpans, rng);
   const keepLens = randomSegmentation(numNonNoise, numSpans, rng);
   const mask = new Uint8Array(length);

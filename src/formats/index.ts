@@ -12,7 +12,7 @@ export { parameterCount, combineCheckpoints } from './checkpoint.ts';
 export { CHECKPOINT_DTYPES, DTYPE_BYTES, type CheckpointDType, type TensorData } from './dtypes.ts';
 export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from './half.ts';
 export { openSafetensors, openSafetensorsIndex, type SafetensorsFile, type SafetensorsTensorInfo } from './safetensors.ts';
-export { writeSafetensors, type TensorToWrite } from './safetensors-writer.ts';
+export { writeSafetensors, type TensorToWrite, type LazyTensorToWrite } from './safetensors-writer.ts';
 export { openPytorchBin, type PytorchTensorInfo } from './pytorch.ts';
 export { openCheckpoint, openPytorchIndex, findWeights, WEIGHT_FILE_NAMES, type WeightsLocation } from './open-checkpoint.ts';
 export {

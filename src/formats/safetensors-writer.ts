@@ -1,6 +1,8 @@
 // safetensors writer, laid out as the reference implementation does: tensors ordered by
 // element size (largest first) then name so every tensor stays aligned to its element size,
 // compact JSON header with __metadata__ first, padded with spaces to a multiple of 8 bytes.
+// Streams: sizes follow from shape and dtype, so the header goes first and a tensor given as a
+// function is fetched only when it is written (memory ~ one tensor for lazy sources).
 import { SlmError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { DTYPE_BYTES, bytesOf, isCheckpointDType, numelOf, type CheckpointDType } from './dtypes.ts';
@@ -13,16 +15,20 @@ export interface TensorToWrite {
   data: ArrayBufferView;
 }
 
-export async function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
+/** A tensor whose data may be a function, called only when the writer reaches it. */
+export interface LazyTensorToWrite extends Omit<TensorToWrite, 'data'> {
+  data: ArrayBufferView | (() => Promise<ArrayBufferView>);
+}
+
+export async function writeSafetensors(path: string, tensors: readonly LazyTensorToWrite[], metadata?: Record<string, string>): Promise<void> {
   const seen = new Set<string>();
   for (const t of tensors) {
     if (t.name === '__metadata__' || seen.has(t.name)) throw new SlmError('INVALID_ARGUMENT', `duplicate or reserved tensor name '${t.name}'`);
     seen.add(t.name);
     if (!isCheckpointDType(t.dtype)) throw new SlmError('INVALID_ARGUMENT', `${t.name}: unknown dtype ${t.dtype}`);
     const numel = numelOf(t.shape);
-    if (numel === undefined || numel * DTYPE_BYTES[t.dtype] !== t.data.byteLength) {
-      throw new SlmError('SHAPE_MISMATCH', `${t.name}: shape [${t.shape}] of ${t.dtype} needs ${numel === undefined ? '?' : numel * DTYPE_BYTES[t.dtype]} bytes, data has ${t.data.byteLength}`);
-    }
+    if (numel === undefined) throw new SlmError('SHAPE_MISMATCH', `${t.name}: bad shape [${t.shape}]`);
+    if (typeof t.data !== 'function') checkBytes(t, t.data);
   }
   for (const [k, v] of Object.entries(metadata ?? {})) {
     if (typeof v !== 'string') throw new SlmError('INVALID_ARGUMENT', `metadata '${k}' must be a string`);
@@ -34,8 +40,9 @@ export async function writeSafetensors(path: string, tensors: TensorToWrite[], m
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of ordered) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    const size = numelOf(t.shape)! * DTYPE_BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const pad = (8 - (json.length % 8)) % 8;
@@ -49,6 +56,15 @@ export async function writeSafetensors(path: string, tensors: TensorToWrite[], m
   await writeFileAtomic(path, async (out) => {
     await out.write(len);
     await out.write(json);
-    for (const t of ordered) await out.write(bytesOf(t.data));
+    for (const t of ordered) {
+      const data = typeof t.data === 'function' ? checkBytes(t, await t.data()) : t.data;
+      await out.write(bytesOf(data));
+    }
   });
+}
+
+function checkBytes(t: LazyTensorToWrite, data: ArrayBufferView): ArrayBufferView {
+  const want = numelOf(t.shape)! * DTYPE_BYTES[t.dtype];
+  if (want !== data.byteLength) throw new SlmError('SHAPE_MISMATCH', `${t.name}: shape [${t.shape}] of ${t.dtype} needs ${want} bytes, data has ${data.byteLength}`);
+  return data;
 }

@@ -1,6 +1,7 @@
 // Indexing and layout kernels: gather, gather_grad, reshape, transpose, slice, concat, expand.
 
 import { SlmError } from '../errors.ts';
+import { isQuant } from '../ir/dtype.ts';
 import { broadcastConcrete, broadcastTo } from './elementwise.ts';
 import { makeValue, numelOf, stridesOf, type Value } from './value.ts';
 
@@ -22,7 +23,8 @@ export function gather(data: Value, indices: Value, axis: number): Value {
   const n = data.shape[ax]!;
   const inner = numelOf(data.shape.slice(ax + 1));
   const ni = indices.data.length;
-  const out = makeValue(data.dtype, [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)]);
+  // A quantized table arrives dequantized (fromQuantized); its rows are plain float32.
+  const out = makeValue(isQuant(data.dtype) ? 'float32' : data.dtype, [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)]);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < ni; j++) {
       const src = (o * n + checkIndex('gather', indices.data[j]!, n)) * inner;

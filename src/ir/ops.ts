@@ -210,9 +210,10 @@ export const OPS: Record<string, Infer> = {
     const d = req(op, x, 0, 'data');
     const i = req(op, x, 1, 'indices');
     if (!isInt(i.dtype)) failType(op, `indices must be int32/int64, got ${i}`);
-    if (isQuant(d.dtype)) failType(op, 'cannot gather from a quantized tensor');
     const ax = normAxis(op, (a.axis as number) ?? 0, d.shape.length);
-    return [{ dtype: d.dtype, shape: [...d.shape.slice(0, ax), ...i.shape, ...d.shape.slice(ax + 1)] }];
+    // Rows of a quantized [rows, cols] table (embeddings kept q4/q8) come out dequantized.
+    if (isQuant(d.dtype) && ax !== 0) failType(op, 'a quantized tensor can only be gathered along axis 0 (rows)');
+    return [{ dtype: isQuant(d.dtype) ? 'float32' : d.dtype, shape: [...d.shape.slice(0, ax), ...i.shape, ...d.shape.slice(ax + 1)] }];
   },
   /**
    * Backward of gather along axis 0: out = zeros([dimSize, ...grad.shape[indices.rank:]]),

@@ -9,7 +9,7 @@
 // adds the loss), so an architecture is written once.
 
 import { Graph, type Tensor } from '../ir/graph.ts';
-import { slice } from '../ir/builder.ts';
+import { greater, less, not, or, reshape, scalar, slice, where } from '../ir/builder.ts';
 import type { VarBuilder } from '../nn/var-builder.ts';
 
 export interface KvLayout {
@@ -23,6 +23,13 @@ export interface DecoderInputs {
   positions: Tensor;
   /** One {k, v} per layer when running with a cache. */
   past?: { k: Tensor; v: Tensor }[];
+  /**
+   * Additive attention mask (0 = visible, a large negative = hidden), broadcastable to
+   * [batch, heads, seq, past+seq]. When given it replaces the causal mask (attention runs
+   * with causal=false), e.g. a prefix-LM mask from prefixLMBias. Absent: plain causal
+   * attention, so inference graphs are unchanged.
+   */
+  attentionBias?: Tensor;
 }
 
 export interface DecoderOutputs {
@@ -33,19 +40,49 @@ export interface DecoderOutputs {
   present?: { k: Tensor; v: Tensor }[];
 }
 
-export interface CausalLMArch<C> {
+/** What training and saving need from any architecture, decoder or encoder. */
+export interface ModelArch<C> {
   /** Hugging Face `model_type`. */
   readonly modelType: string;
+  /**
+   * 'causal-lm': a decoder that generates (llama, phi); 'masked-lm': a bidirectional encoder
+   * with a masked-LM head (roberta). Absent means 'causal-lm'.
+   */
+  readonly family?: 'causal-lm' | 'masked-lm';
   parseConfig(json: unknown, file?: string): C;
   /** The config as Hugging Face writes it (for saving). */
   toHfConfig(c: C): Record<string, unknown>;
   vocabSize(c: C): number;
   hiddenSize(c: C): number;
   maxPositions(c: C): number;
-  kvLayout(c: C): KvLayout;
   /** Checkpoint tensors never used by the graph (e.g. rotary inv_freq buffers). */
   ignoreTensor?(name: string): boolean;
+}
+
+export interface CausalLMArch<C> extends ModelArch<C> {
+  readonly family?: 'causal-lm';
+  kvLayout(c: C): KvLayout;
   forward(vb: VarBuilder, c: C, io: DecoderInputs): DecoderOutputs;
+}
+
+/** Masks a hidden key: large enough that exp() underflows to 0, finite so fully masked rows stay finite. */
+export const MASKED_BIAS = -1e9;
+
+/**
+ * Prefix-LM attention bias [batch, 1, seq, seq] for a decoder (UL2R / U-PaLM's non-causal
+ * decoder): query i sees key j when j < prefixLength (bidirectional over the prefix block)
+ * or j <= i (causal over the rest). prefixLengths: int64 [batch]. seq must be static.
+ */
+export function prefixLMBias(prefixLengths: Tensor, seq: number, dtype: 'float32' | 'float64'): Tensor {
+  const g = prefixLengths.graph;
+  const B = prefixLengths.shape[0]!;
+  const idx = (shape: number[]) => g.constant({ dtype: 'int64', shape, data: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)) });
+  const rows = idx([seq, 1]);
+  const cols = idx([1, seq]);
+  const inPrefix = less(cols, reshape(prefixLengths, [B, 1, 1])); // [B, 1, seq]
+  const notFuture = not(greater(cols, rows)); // [seq, seq]
+  const visible = or(inPrefix, notFuture); // [B, seq, seq]
+  return reshape(where(visible, scalar(g, 0, dtype), scalar(g, MASKED_BIAS, dtype)), [B, 1, seq, seq]);
 }
 
 export interface DecoderGraphOptions {

@@ -3,11 +3,13 @@
 // - KvDecoderSession (concat mode): the graph returns the whole present cache, which becomes
 //   the next past. Works on every backend (the interpreter too).
 // - SharedKvDecoderSession (shared-buffer mode, onnxruntime GroupQueryAttention): one
-//   preallocated [1, kvHeads, capacity, headDim] buffer per layer and K/V is fed as past and
-//   fetched as present, so attention appends in place; the filled length travels in the
-//   `kv_past_length` input. onnxruntime-node still copies every output back into JS, so the
-//   capacity follows the context actually used (doubling on demand) instead of the model's
-//   maximum: a 2048-slot buffer at a 300-token context halves decode speed (findings §4.5).
+//   preallocated [slots, kvHeads, capacity, headDim] buffer per layer and capacity bucket in
+//   which each sequence owns a slot (batch-kv.ts); K/V is fed as past and fetched as present, so attention appends
+//   in place; each row's filled length travels in the `kv_past_length` [batch] input. Decode
+//   steps of several sequences run as one batched onnxruntime run; prefill runs per sequence
+//   on its slot. onnxruntime-node still copies every output back into JS, so the capacity
+//   follows the context actually used (doubling on demand) instead of the model's maximum: a
+//   2048-slot buffer at a 300-token context halves decode speed (findings §4.5).
 //
 // The graph runner is abstract so the same session logic runs on onnxruntime and on
 // the float64 reference interpreter (tests compare the two).
@@ -16,6 +18,7 @@ import type { HostTensor } from '../ir/dtype.ts';
 import type { DecoderSession } from '../generate/types.ts';
 import type { KvLayout } from './causal-lm.ts';
 import { SlmError, throwIfAborted } from '../errors.ts';
+import { KvBuckets, type SlotKvStore } from './batch-kv.ts';
 
 /** Runs one graph; implemented by the ORT runtime and by the interpreter. */
 export interface GraphRunner {
@@ -34,8 +37,20 @@ export interface DecoderRunners {
   all: () => Promise<GraphRunner>;
   /** Releases whatever the runners built (sessions, temp files). */
   dispose?: () => Promise<void>;
-  /** The same graphs compiled for shared-buffer KV (kv_past_length input), when the backend has them. */
-  shared?: { last: () => Promise<GraphRunner>; all: () => Promise<GraphRunner> };
+  /** The same graphs compiled for buffer KV (kv_past_length input), when the backend has them. */
+  shared?: SharedRunners;
+}
+
+export interface SharedRunners {
+  last: () => Promise<GraphRunner>;
+  all: () => Promise<GraphRunner>;
+  /**
+   * How the graphs were lowered: 'shared' (present = the fed buffer, updated in place by
+   * onnxruntime and copied back whole by the binding) or 'append' (the buffer is only read;
+   * present holds the fed positions' K/V [rows, seq, kvHeads, headDim], which the session
+   * writes into the buffer). Default 'shared'.
+   */
+  kvMode?: 'shared' | 'append';
 }
 
 interface SeqCache {
@@ -142,17 +157,9 @@ export class KvDecoderSession implements DecoderSession {
 /** Smallest capacity step; buffers grow by doubling from here. */
 const MIN_KV_CAPACITY = 64;
 
-interface SharedSeqCache {
-  length: number;
-  capacity: number;
-  /** Per layer, [1, kvHeads, capacity, headDim]; positions >= length are garbage. */
-  k: HostTensor[];
-  v: HostTensor[];
-}
-
 type ForwardOptions = { seqs?: number[]; allLogits?: boolean; signal?: AbortSignal };
 
-/** Feeds each sequence in turn (no batched forward yet), checking the signal between them. */
+/** Feeds each sequence in turn (concat-mode session: no batching), checking the signal between them. */
 async function forwardEach(tokens: number[][], opts: ForwardOptions, one: (seq: number, ids: number[]) => Promise<Float32Array[]>): Promise<Float32Array[][]> {
   const results: Float32Array[][] = [];
   for (let i = 0; i < tokens.length; i++) {
@@ -169,6 +176,7 @@ function checkTokens(ids: number[], vocabSize: number): void {
   }
 }
 
+/** Rows of batch row 0 of logits [1, rows, vocab]. */
 function logitRows(logits: HostTensor, vocabSize: number): Float32Array[] {
   const rows = logits.shape[1]!;
   // float64 when the reference interpreter ran the graph
@@ -179,88 +187,179 @@ function logitRows(logits: HostTensor, vocabSize: number): Float32Array[] {
 }
 
 export class SharedKvDecoderSession implements DecoderSession {
-  private readonly seqs = new Map<number, SharedSeqCache>();
-  private readonly pastLength = { dtype: 'int32' as const, shape: [] as number[], data: new Int32Array(1) };
+  private readonly kvStore: KvBuckets;
+  private runs = 0;
 
   constructor(
     readonly vocabSize: number,
     readonly maxContext: number,
     private readonly kv: KvLayout,
-    private readonly runners: { last: () => Promise<GraphRunner>; all: () => Promise<GraphRunner> },
-    private readonly minCapacity = MIN_KV_CAPACITY,
-  ) {}
+    private readonly runners: SharedRunners,
+    minCapacity = MIN_KV_CAPACITY,
+  ) {
+    this.kvStore = new KvBuckets(kv, minCapacity, maxContext);
+  }
 
   cachedLength(seq: number): number {
-    return this.seqs.get(seq)?.length ?? 0;
+    return this.kvStore.length(seq);
   }
 
   /** Current buffer capacity of a sequence (0 when it has no cache); for tests and benchmarks. */
   capacity(seq: number): number {
-    return this.seqs.get(seq)?.capacity ?? 0;
+    return this.kvStore.get(seq)?.capacity ?? 0;
+  }
+
+  /** onnxruntime runs made so far (a batched decode step is one per capacity bucket); for tests and benchmarks. */
+  get runCount(): number {
+    return this.runs;
   }
 
   truncate(seq: number, length: number): void {
-    const c = this.seqs.get(seq);
-    if (!c || length >= c.length) return;
-    if (length <= 0) this.seqs.delete(seq);
-    // Positions past `length` are simply overwritten by the next forward.
-    else c.length = length;
+    const store = this.kvStore.get(seq);
+    if (!store) return;
+    // A cleared sequence gives its slot back (also one that got a slot but no tokens, when its
+    // run failed); otherwise positions past `length` are simply overwritten by the next forward.
+    if (length <= 0) this.kvStore.release(seq);
+    else if (length < store.length(seq)) store.setLength(seq, length);
   }
 
-  /** Makes room for `needed` positions: a new buffer of doubled capacity with the filled part copied. */
-  private reserve(seq: number, needed: number): SharedSeqCache {
-    let c = this.seqs.get(seq);
-    if (c && needed <= c.capacity) return c;
-    let cap = Math.max(this.minCapacity, c?.capacity ?? 0);
-    while (cap < needed) cap *= 2;
-    cap = Math.min(cap, this.maxContext);
-    const { kvHeads: h, headDim: d, layers } = this.kv;
-    const grow = (old: HostTensor | undefined): HostTensor => {
-      const data = new Float32Array(h * cap * d);
-      if (old && c) {
-        const src = old.data as Float32Array;
-        for (let head = 0; head < h; head++) data.set(src.subarray(head * c.capacity * d, head * c.capacity * d + c.length * d), head * cap * d);
+  /**
+   * Rows of one token each (decode steps) for distinct sequences run batched: one onnxruntime
+   * run per capacity bucket (batch-kv.ts), a row per sequence at its own length. Multi-token
+   * rows (prefill, chunks) run one by one: GroupQueryAttention takes a chunk on a non-empty
+   * cache only at batch 1. A call naming a sequence twice runs all its rows one by one, in order.
+   */
+  async forward(tokens: number[][], opts: ForwardOptions = {}): Promise<Float32Array[][]> {
+    const seqs = tokens.map((_, i) => opts.seqs?.[i] ?? i);
+    const added = new Map<number, number>();
+    tokens.forEach((ids, i) => {
+      checkTokens(ids, this.vocabSize);
+      const seq = seqs[i]!;
+      const past = this.cachedLength(seq) + (added.get(seq) ?? 0);
+      if (past + ids.length > this.maxContext) {
+        throw new SlmError('INVALID_ARGUMENT', `context overflow: ${past} cached + ${ids.length} new tokens > context ${this.maxContext}`);
       }
-      return { dtype: 'float32', shape: [1, h, cap, d], data };
-    };
-    const next: SharedSeqCache = { length: c?.length ?? 0, capacity: cap, k: [], v: [] };
-    for (let l = 0; l < layers; l++) {
-      next.k.push(grow(c?.k[l]));
-      next.v.push(grow(c?.v[l]));
+      added.set(seq, (added.get(seq) ?? 0) + ids.length);
+    });
+    const results: Float32Array[][] = new Array(tokens.length);
+    if (added.size === tokens.length) {
+      // Decode rows, grouped by the bucket each sequence needs for one more position.
+      const groups = new Map<SlotKvStore, number[]>();
+      tokens.forEach((ids, i) => {
+        if (ids.length !== 1) return;
+        const store = this.kvStore.place(seqs[i]!, this.cachedLength(seqs[i]!) + 1);
+        groups.set(store, [...(groups.get(store) ?? []), i]);
+      });
+      for (const [store, rows] of groups) {
+        throwIfAborted(opts.signal);
+        const logits = await this.decodeBatch(store, rows.map((i) => seqs[i]!), rows.map((i) => tokens[i]![0]!), opts.signal);
+        rows.forEach((i, j) => (results[i] = [logits[j]!]));
+      }
     }
-    this.seqs.set(seq, next);
-    return next;
+    for (let i = 0; i < tokens.length; i++) {
+      if (results[i]) continue;
+      throwIfAborted(opts.signal);
+      results[i] = await this.forwardOne(seqs[i]!, tokens[i]!, !!opts.allLogits, opts.signal);
+    }
+    return results;
   }
 
-  forward(tokens: number[][], opts: ForwardOptions = {}): Promise<Float32Array[][]> {
-    return forwardEach(tokens, opts, (seq, ids) => this.forwardOne(seq, ids, !!opts.allLogits, opts.signal));
-  }
-
+  /** One sequence alone (any number of tokens), on the view of its own slot. */
   private async forwardOne(seq: number, ids: number[], allLogits: boolean, signal?: AbortSignal): Promise<Float32Array[]> {
-    checkTokens(ids, this.vocabSize);
-    const past = this.cachedLength(seq);
-    if (past + ids.length > this.maxContext) {
-      throw new SlmError('INVALID_ARGUMENT', `context overflow: ${past} cached + ${ids.length} new tokens > context ${this.maxContext}`);
-    }
     const runner = await (allLogits ? this.runners.all() : this.runners.last());
-    const c = this.reserve(seq, past + ids.length);
-    this.pastLength.data[0] = c.length;
-    const feeds: Record<string, HostTensor> = {
+    const past = this.cachedLength(seq);
+    const store = this.kvStore.place(seq, past + ids.length);
+    const pastLength = Int32Array.of(past);
+    const out = await this.run(runner, store, store.slotOf(seq), 1, {
       input_ids: { dtype: 'int64', shape: [1, ids.length], data: BigInt64Array.from(ids, BigInt) },
-      position_ids: { dtype: 'int64', shape: [1, ids.length], data: BigInt64Array.from(ids, (_, j) => BigInt(c.length + j)) },
-      kv_past_length: this.pastLength,
-    };
+      position_ids: { dtype: 'int64', shape: [1, ids.length], data: BigInt64Array.from(ids, (_, j) => BigInt(past + j)) },
+      kv_past_length: { dtype: 'int32', shape: [1], data: pastLength },
+    }, pastLength, signal);
+    store.setLength(seq, past + ids.length);
+    return logitRows(out, this.vocabSize);
+  }
+
+  /** One token for each of several distinct sequences of one store in one run; logits in the given order. */
+  private async decodeBatch(store: SlotKvStore, seqs: number[], tokens: number[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const runner = await this.runners.last();
+    store.gather(seqs);
+    const n = seqs.length;
+    const tokenOf = new Map(seqs.map((s, i) => [s, tokens[i]!]));
+    const ids = new BigInt64Array(n);
+    const pos = new BigInt64Array(n);
+    const past = new Int32Array(n);
+    for (let slot = 0; slot < n; slot++) {
+      const seq = store.seqAt(slot);
+      past[slot] = store.length(seq);
+      pos[slot] = BigInt(past[slot]!);
+      ids[slot] = BigInt(tokenOf.get(seq)!);
+    }
+    const out = await this.run(runner, store, 0, n, {
+      input_ids: { dtype: 'int64', shape: [n, 1], data: ids },
+      position_ids: { dtype: 'int64', shape: [n, 1], data: pos },
+      kv_past_length: { dtype: 'int32', shape: [n], data: past },
+    }, past, signal);
+    const data = out.data as Float32Array;
+    const V = this.vocabSize;
+    return seqs.map((seq) => {
+      const slot = store.slotOf(seq);
+      store.setLength(seq, past[slot]! + 1);
+      return Float32Array.from(data.subarray(slot * V, (slot + 1) * V));
+    });
+  }
+
+  /**
+   * Runs on slots [first, first + count) of `store`, whose rows hold `past` filled positions
+   * each; leaves the fed positions' K/V in the buffer and returns the logits. 'shared': the
+   * views are fed as past and fetched as present (updated in place). 'append': the views are
+   * only fed; the new K/V come back as present and are written here at each row's offset.
+   */
+  private async run(runner: GraphRunner, store: SlotKvStore, first: number, count: number, feeds: Record<string, HostTensor>, past: Int32Array, signal?: AbortSignal): Promise<HostTensor> {
+    const kv = store.views(first, count);
+    const append = this.runners.kvMode === 'append';
     const fetches: Record<string, HostTensor | null> = { logits: null };
     for (let l = 0; l < this.kv.layers; l++) {
-      feeds[`past_key.${l}`] = fetches[`present_key.${l}`] = c.k[l]!;
-      feeds[`past_value.${l}`] = fetches[`present_value.${l}`] = c.v[l]!;
+      feeds[`past_key.${l}`] = kv.k[l]!;
+      feeds[`past_value.${l}`] = kv.v[l]!;
+      fetches[`present_key.${l}`] = append ? null : kv.k[l]!;
+      fetches[`present_value.${l}`] = append ? null : kv.v[l]!;
     }
+    this.runs++;
     const out = await runner.run(feeds, { signal, fetches });
-    c.length += ids.length;
-    return logitRows(out.logits!, this.vocabSize);
+    if (append) {
+      for (let l = 0; l < this.kv.layers; l++) {
+        writeNewKv(kv.k[l]!, out[`present_key.${l}`]!, past);
+        writeNewKv(kv.v[l]!, out[`present_value.${l}`]!, past);
+      }
+    }
+    return out.logits!;
   }
 
   async dispose(): Promise<void> {
-    this.seqs.clear();
+    this.kvStore.clear();
+  }
+}
+
+/**
+ * Writes new K or V positions, [rows, seq, kvHeads, headDim], into a buffer view
+ * [rows, kvHeads, capacity, headDim] at positions past[row] .. past[row] + seq - 1.
+ */
+export function writeNewKv(buffer: HostTensor, fresh: HostTensor, past: Int32Array): void {
+  const [rows, heads, capacity, dim] = buffer.shape as [number, number, number, number];
+  const [fRows, seq, fHeads, fDim] = fresh.shape as [number, number, number, number];
+  if (fRows !== rows || fHeads !== heads || fDim !== dim) {
+    throw new SlmError('SHAPE_MISMATCH', `new K/V [${fresh.shape.join(', ')}] does not fit the KV buffer [${buffer.shape.join(', ')}]`);
+  }
+  const dst = buffer.data as Float32Array;
+  const src = fresh.data as Float32Array;
+  for (let r = 0; r < rows; r++) {
+    const at = past[r]!;
+    if (at + seq > capacity) throw new SlmError('INVALID_ARGUMENT', `KV buffer: ${at} + ${seq} positions > capacity ${capacity}`);
+    for (let s = 0; s < seq; s++) {
+      for (let h = 0; h < heads; h++) {
+        const from = ((r * seq + s) * heads + h) * dim;
+        dst.set(src.subarray(from, from + dim), ((r * heads + h) * capacity + at + s) * dim);
+      }
+    }
   }
 }

@@ -128,6 +128,7 @@ export const llama: CausalLMArch<LlamaConfig> = {
         io.positions,
         { hidden: c.hidden, numHeads: c.heads, numKvHeads: c.kvHeads, headDim: c.headDim, rotaryDim: c.headDim, ropeTheta: c.ropeTheta, bias: c.attentionBias, outName: 'o_proj' },
         io.past?.[i],
+        io.attentionBias,
       );
       if (attn.present) present.push(attn.present);
       x = x.add(attn.out);

@@ -26,6 +26,7 @@ import type { LinearDType, WeightStore } from '../nn/var-builder.ts';
 import { compile } from '../runtime/session.ts';
 import type { DecoderSession } from '../generate/types.ts';
 import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
+import { QUANTIZER_VERSION } from '../quant/blockwise.ts';
 
 export type ModelDType = 'f32' | 'f16' | 'q8' | 'q4';
 const LINEAR_OF: Record<ModelDType, LinearDType> = { f32: 'float32', f16: 'float16', q8: 'q8', q4: 'q4' };
@@ -42,8 +43,10 @@ export interface LoadModelOptions {
   context?: number;
   /** MatMulNBits accuracy level for q4/q8: 4 (int8 activations, fast; default) or 0 (exact). */
   accuracyLevel?: 0 | 4;
-  /** onnxruntime KV cache: 'shared' (default; in-place buffers sized to the context in use) or 'concat'. */
-  kvMode?: 'shared' | 'concat';
+  /** onnxruntime KV cache: 'shared' (default; in-place buffers sized to the context in use), 'append' (same buffers, only the new K/V fetched) or 'concat'. */
+  kvMode?: 'shared' | 'append' | 'concat';
+  /** Keep the token embedding float32 under q4/q8 (default: quantized like the linears; a GGUF Q4_0/Q8_0 table loads exactly). */
+  floatEmbeddings?: boolean;
   signal?: AbortSignal;
 }
 
@@ -142,7 +145,7 @@ function shareRunners(r: DecoderRunners): DecoderRunners {
   return {
     last: () => (last ??= r.last()),
     all: () => (all ??= r.all()),
-    shared: sh && { last: () => (sharedLast ??= sh.last()), all: () => (sharedAll ??= sh.all()) },
+    shared: sh && { last: () => (sharedLast ??= sh.last()), all: () => (sharedAll ??= sh.all()), kvMode: sh.kvMode },
     dispose: async () => {
       for (const p of [last, all, sharedLast, sharedAll]) if (p) await (await p).dispose?.();
       last = all = sharedLast = sharedAll = undefined;
@@ -155,7 +158,7 @@ function chooseDType(params: number, given?: ModelDType): ModelDType {
 }
 
 async function weightsVersion(files: string[], dtype: ModelDType, accuracy: number): Promise<string> {
-  const parts = [`dtype=${dtype}`, `acc=${accuracy}`];
+  const parts = [`dtype=${dtype}`, `acc=${accuracy}`, `quantizer=${QUANTIZER_VERSION}`];
   for (const f of files) {
     const s = await stat(f);
     parts.push(`${f}:${s.size}:${s.mtimeMs}`);
@@ -213,20 +216,26 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   // Parameter count and memory from shapes alone.
   const shapes = listWeights(arch, config);
   let linearParams = 0;
+  let embeddingParams = 0;
   let otherParams = 0;
   for (const [name, s] of shapes) {
     const n = s.reduce((a, b) => a * b, 1);
-    // Embedding tables stay f32 for the gather (a tied lm_head adds a quantized copy, ignored here).
-    if (s.length === 2 && s[1]! % 32 === 0 && !name.includes('embed_tokens')) linearParams += n;
-    else otherParams += n;
+    if (s.length === 2 && s[1]! % 32 === 0) {
+      if (name.includes('embed_tokens')) embeddingParams += n;
+      else linearParams += n;
+    } else otherParams += n;
   }
-  const dtype = chooseDType(linearParams + otherParams, opts.dtype);
+  const dtype = chooseDType(linearParams + embeddingParams + otherParams, opts.dtype);
+  // Under q4/q8 the embedding table is quantized too (VarBuilder.embeddingTable) unless asked not to.
+  const quantEmbeddings = (dtype === 'q4' || dtype === 'q8') && !opts.floatEmbeddings;
+  if (quantEmbeddings) linearParams += embeddingParams;
+  else otherParams += embeddingParams;
   const context = Math.min(opts.context ?? Math.min(arch.maxPositions(config), 2048), arch.maxPositions(config));
   const memory = estimateMemory({ linearParams, otherParams, linear: LINEAR_OF[dtype], kv: arch.kvLayout(config), context });
   assertFits(memory, `${basename(path)} at ${dtype}`);
 
   const tokenizer = await loadTokenizer(opened.tokenizerPath);
-  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype] };
+  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings };
   let runners: DecoderRunners;
   let buildHidden: () => Promise<GraphRunner>;
   const hiddenOpts = { cache: false, lastLogitsOnly: true, hiddenOutput: true };
@@ -236,7 +245,8 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   } else {
     const accuracyLevel = opts.accuracyLevel ?? 4;
     const version = await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel);
-    const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
+    // (The embedding's form is part of the lowered graph, hence of the cache key, already.)
+    const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
       const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, o), {
         kvMode,
         threads: opts.threads,
@@ -248,7 +258,8 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
       });
       return { run: (feeds, o) => cg.run(feeds, o?.fetches), dispose: () => cg.dispose() };
     };
-    const shared = (opts.kvMode ?? 'shared') === 'shared' ? { last: build({ cache: true, lastLogitsOnly: true }, 'shared'), all: build({ cache: true, lastLogitsOnly: false }, 'shared') } : undefined;
+    const kvMode = opts.kvMode ?? 'shared';
+    const shared = kvMode !== 'concat' ? { last: build({ cache: true, lastLogitsOnly: true }, kvMode), all: build({ cache: true, lastLogitsOnly: false }, kvMode), kvMode } : undefined;
     runners = shareRunners({ last: build({ cache: true, lastLogitsOnly: true }), all: build({ cache: true, lastLogitsOnly: false }), shared });
     buildHidden = build(hiddenOpts);
   }

@@ -16,17 +16,22 @@ export interface MemoryEstimate {
 }
 
 /**
- * Parameters split into those held as `linear` dtype and those kept f32 (embeddings,
- * norms, biases). q4/q8 cost 4/8 bits per weight plus one f32 scale per 32. The prepack of
- * MatMulNBits at accuracy level 4 adds about half the quantized size again (measured in
- * onnxruntime-findings: 580 → 960 MB RSS for TinyLlama q4).
+ * Parameters split into those held as `linear` dtype (the linears, and under q4/q8 the
+ * embedding table too) and those kept f32 (norms, biases, float embeddings).
+ *
+ * Bytes per quantized weight at run time: onnxruntime's MatMulNBits prepack (accuracy level
+ * 4) keeps the codes plus, per block of 32, a float32 scale and a float32 block sum: 0.75 B
+ * for q4, 1.25 B for q8. Measured on the TinyLlama-1.1B shape (q4, 2 threads, 256+128
+ * context, BENCHMARKS.md): ~870 MB anonymous memory after load, ~1.15 GB peak RSS; this
+ * formula gives 1.16 GB. The overhead covers Node and onnxruntime themselves (~0.2 GB), the
+ * pages of the mmapped weight file that stay resident after prepacking, the arena and
+ * activations (0.15 x weights).
  */
 export function estimateMemory(p: { linearParams: number; otherParams: number; linear: LinearDType; kv: KvLayout; context: number }): MemoryEstimate {
-  const perLinear = p.linear === 'q4' ? 0.5 + 4 / 32 : p.linear === 'q8' ? 1 + 4 / 32 : 4;
-  const prepack = p.linear === 'float32' ? 1 : 1.6;
-  const weightBytes = p.linearParams * perLinear * prepack + p.otherParams * 4;
+  const perLinear = p.linear === 'q4' ? 0.5 + 8 / 32 : p.linear === 'q8' ? 1 + 8 / 32 : 4; // float16 is cast up: float32 in RAM
+  const weightBytes = p.linearParams * perLinear + p.otherParams * 4;
   const kvCacheBytes = 2 * p.kv.layers * p.kv.kvHeads * p.kv.headDim * p.context * 4;
-  const overheadBytes = 150 * 2 ** 20 + 0.1 * weightBytes;
+  const overheadBytes = 200 * 2 ** 20 + 0.15 * weightBytes;
   return { weightBytes, kvCacheBytes, overheadBytes, totalBytes: weightBytes + kvCacheBytes + overheadBytes };
 }
 

@@ -124,6 +124,7 @@ export const phi: CausalLMArch<PhiConfig> = {
         io.positions,
         { hidden: c.hidden, numHeads: c.heads, numKvHeads: c.kvHeads, headDim: c.headDim, rotaryDim: c.rotaryDim, ropeTheta: c.ropeTheta, bias: true, outName: 'dense' },
         io.past?.[i],
+        io.attentionBias,
       );
       if (attn.present) present.push(attn.present);
       const mlp = l.pp('mlp');

@@ -96,7 +96,8 @@ export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { b
 
 /**
  * Writes the model as GGUF: weights renamed and (Llama q/k) row-permuted as llama.cpp's
- * converter does; 2-D weights in `type`, 1-D tensors (norms, biases) in F32.
+ * converter does; 2-D weights in `type`, 1-D tensors (norms, biases) in F32. Streams: each
+ * weight is read from the store only when it is written (memory ~ one tensor).
  */
 export async function saveGguf<C>(file: string, m: SaveModelInput<C>, o: { type: GgufWeightType; name?: string; tokenizer?: Record<string, TypedGgufValue> }): Promise<void> {
   const hf = m.arch.toHfConfig(m.config);
@@ -107,9 +108,12 @@ export async function saveGguf<C>(file: string, m: SaveModelInput<C>, o: { type:
   for (const [name, shape] of listWeights(m.arch, m.config)) {
     const gg = hfToGgufName(nameArch, name);
     if (!gg) throw new SlmError('INVALID_ARGUMENT', `no GGUF name for tensor ${name}`);
-    let data = await m.store.loadF32(name);
     const h = qkPermuteHeads(nameArch, name, heads);
-    if (h !== undefined) data = permuteQkForGguf(data, shape[0]!, h);
+    // Read (and permute) when the writer reaches this tensor, so only one is held at a time.
+    const data = async () => {
+      const d = await m.store.loadF32(name);
+      return h === undefined ? d : permuteQkForGguf(d, shape[0]!, h);
+    };
     const quantizable = shape.length === 2 && shape[1]! % 32 === 0;
     const type = shape.length === 1 || (!quantizable && o.type !== 'F16') ? 'F32' : o.type;
     tensors.push({ name: gg, shape, type, data });

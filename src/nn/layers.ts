@@ -14,7 +14,7 @@ export function Linear(vb: VarBuilder, x: Tensor, inFeatures: number, outFeature
 }
 
 export function Embedding(vb: VarBuilder, ids: Tensor, vocab: number, dim: number): Tensor {
-  return gather(vb.get('weight', [vocab, dim]), ids);
+  return gather(vb.embeddingTable('weight', vocab, dim), ids);
 }
 
 export function RMSNorm(vb: VarBuilder, x: Tensor, dim: number, eps: number): Tensor {
@@ -63,6 +63,8 @@ export function CausalSelfAttention(
   positions: Tensor,
   c: SelfAttentionConfig,
   past?: { k: Tensor; v: Tensor },
+  /** Additive attention mask replacing the causal one (prefix-LM training); see DecoderInputs. */
+  mask?: Tensor,
 ): { out: Tensor; present?: AttentionResult['present'] } {
   const q = Linear(vb.pp('q_proj'), x, c.hidden, c.numHeads * c.headDim, c.bias);
   const k = Linear(vb.pp('k_proj'), x, c.hidden, c.numKvHeads * c.headDim, c.bias);
@@ -70,7 +72,7 @@ export function CausalSelfAttention(
   const ropeOpts = { headDim: c.headDim, rotaryDim: c.rotaryDim, theta: c.ropeTheta };
   const qr = rope(q, positions, { ...ropeOpts, numHeads: c.numHeads });
   const kr = rope(k, positions, { ...ropeOpts, numHeads: c.numKvHeads });
-  const a = attention(qr, kr, v, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, causal: true, past });
+  const a = attention(qr, kr, v, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, causal: !mask, past, bias: mask });
   const out = Linear(vb.pp(c.outName), a.out, c.numHeads * c.headDim, c.hidden, c.bias);
   return { out, present: a.present };
 }

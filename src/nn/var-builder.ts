@@ -38,6 +38,12 @@ export interface VarBuilderOptions {
   trainable?: (name: string) => boolean;
   /** Extra terms added to every Linear's output (LoRA adapters; see src/train/lora.ts). */
   linearAdapter?: LinearAdapter;
+  /**
+   * Quantize embedding tables like the linears when `linear` is q4/q8 (a TinyLlama-sized
+   * table is 262 MB as float32, 41 MB as q4); rows are dequantized by the gather. Off by
+   * default (training graphs keep float tables); the inference loader turns it on.
+   */
+  quantizeEmbeddings?: boolean;
 }
 
 /** Given a Linear's builder (scoped to its module), input and output, returns the adapted output. */
@@ -128,6 +134,20 @@ export class VarBuilder {
       if (pre) return pre;
       return quantizeBlockwise(await store.loadF32(full), outFeatures, inFeatures, q);
     });
+  }
+
+  /**
+   * An embedding table [rows, cols] for a row gather: q4/q8 when the linears are and
+   * `quantizeEmbeddings` is set (the same param as a tied LM head's quantized weight),
+   * otherwise the float param of `get`.
+   */
+  embeddingTable(name: string, rows: number, cols: number): Tensor {
+    const q = this.options.linear;
+    const full = this.path(name);
+    if ((q !== 'q4' && q !== 'q8') || !this.options.quantizeEmbeddings || this.options.dtype !== 'float32' || cols % QUANT_BLOCK_SIZE !== 0 || this.options.trainable?.(full)) {
+      return this.get(name, [rows, cols]);
+    }
+    return this.linearWeight(name, rows, cols);
   }
 
   /** A weight stored as float16 (half the disk and load size; computed in float32). */

@@ -22,14 +22,22 @@ export interface LowerOptions {
    * KV cache mode for attention with a past. 'concat' (default): present = past ++ new, the
    * graph interface is the IR's. 'shared': past and present are one preallocated buffer
    * [B, kvHeads, capacity, headDim] that GroupQueryAttention updates in place; the graph gets
-   * one extra int32 scalar input, KV_PAST_LENGTH_INPUT, the number of valid cached positions.
+   * one extra int32 [B] input, KV_PAST_LENGTH_INPUT, the number of valid cached positions of
+   * each batch row (rows may differ: batched decode of ragged sequences). 'append': the same
+   * fixed-capacity buffer and KV_PAST_LENGTH_INPUT, but the buffer is only read (an input);
+   * the present_key/present_value outputs hold just the K/V of the fed positions,
+   * [B, seq, kvHeads, headDim], which the caller writes into its buffer. onnxruntime-node
+   * copies every fetched output into JS on each run, so fetching the whole buffer (shared)
+   * costs rows x capacity per step; this fetches a few KB (findings §4.5).
    */
-  kvMode?: 'concat' | 'shared';
+  kvMode?: KvMode;
   /** Use com.microsoft fused ops (MatMulNBits is always used for q4/q8). Default true. */
   fused?: boolean;
 }
 
-/** Name of the extra graph input that shared-buffer KV mode adds. */
+export type KvMode = 'concat' | 'shared' | 'append';
+
+/** Name of the extra graph input that the buffer KV modes (shared, append) add. */
 export const KV_PAST_LENGTH_INPUT = 'kv_past_length';
 
 export type ParamForm = 'raw' | 'transposed' | 'qcodes' | 'qscales';

@@ -6,12 +6,15 @@
 // (scalar). Choice: in 'concat' KV mode they are derived inside the graph from shapes
 // (Shape(past)[2] + Shape(k)[1]), so the ONNX graph has exactly the IR's inputs. In 'shared'
 // mode the past tensor is a fixed-capacity buffer whose shape says nothing about how much of
-// it is filled, so the graph takes the filled length as one extra int32 scalar input
-// (KV_PAST_LENGTH_INPUT), shared by all attention layers.
+// it is filled, so the graph takes the filled length of each batch row as one extra int32
+// [batch] input (KV_PAST_LENGTH_INPUT), shared by all attention layers: rows may be ragged
+// (batched decode of sequences of different lengths), seqlens_k[b] = past[b] + seq - 1 and
+// total_sequence_length = max_b past[b] + seq (the longest row; it must fit the buffer).
 //
 // Limitation of GroupQueryAttention (onnxruntime 1.30 CPU): a multi-token chunk on a
 // non-empty cache (chunked prefill) is only accepted for batch 1; the run fails otherwise and
-// session.ts adds a hint. Single-token decode and first-prompt prefill work at any batch.
+// session.ts adds a hint. Single-token decode (ragged lengths included) and first-prompt
+// prefill work at any batch.
 //
 // Otherwise: standard ops (MatMul, Softmax, a causal mask built from shapes with Range and
 // LessOrEqual, KV heads repeated with Expand).
@@ -56,14 +59,15 @@ function parts(node: { inputs: (Tensor | null)[]; attrs: Record<string, unknown>
 const attention: LowerFn = (ctx, node) => {
   const p = parts(node);
   const gqaFits = ctx.opts.fused && p.pastK !== null && p.causal && p.bias === null && computeDType(p.q.dtype) === 'float32';
-  if (ctx.opts.kvMode === 'shared' && p.pastK) {
+  const bufferMode = ctx.opts.kvMode === 'shared' || ctx.opts.kvMode === 'append';
+  if (bufferMode && p.pastK) {
     if (!gqaFits) {
       throw new UnsupportedError(
-        'shared-buffer KV mode needs GroupQueryAttention (float32, causal, no bias, fused ops on); use kvMode concat for this graph',
+        `${ctx.opts.kvMode}-buffer KV mode needs GroupQueryAttention (float32, causal, no bias, fused ops on); use kvMode concat for this graph`,
       );
     }
     for (const t of node.outputs.slice(1)) {
-      if (!ctx.graphOutputs.has(t)) throw new UnsupportedError('shared-buffer KV mode needs the present K/V to be graph outputs (they alias the past buffers)');
+      if (!ctx.graphOutputs.has(t)) throw new UnsupportedError(`${ctx.opts.kvMode}-buffer KV mode needs the present K/V to be graph outputs`);
     }
   }
   if (gqaFits) groupQueryAttention(ctx, node.outputs, p);
@@ -76,19 +80,30 @@ function groupQueryAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts)
   const v = ctx.value(p.v);
   const pastK = ctx.value(p.pastK!);
   const pastV = ctx.value(p.pastV!);
-  let total: string; // int64 [1]
-  if (ctx.opts.kvMode === 'shared') {
-    if (!ctx.extraInputs.has(KV_PAST_LENGTH_INPUT)) ctx.extraInputs.set(KV_PAST_LENGTH_INPUT, { dtype: 'int32', shape: [] });
-    const past = ctx.op('Cast', [ctx.op('Reshape', [KV_PAST_LENGTH_INPUT, ctx.i64([1])])], { to: I(OnnxDataType.INT64) });
-    total = ctx.op('Add', [past, ctx.dimOf(k, 1)]);
-    // Present K/V are the past buffers themselves: same dims.
-    ctx.outputDims.set(outs[1]!, p.pastK!.shape);
-    ctx.outputDims.set(outs[2]!, p.pastV!.shape);
+  let seqlens: string; // int32 [B]: each row's total length - 1
+  let total: string; // int64 [1]: the longest row's total length
+  const append = ctx.opts.kvMode === 'append';
+  if (ctx.opts.kvMode === 'shared' || append) {
+    if (!ctx.extraInputs.has(KV_PAST_LENGTH_INPUT)) ctx.extraInputs.set(KV_PAST_LENGTH_INPUT, { dtype: 'int32', shape: [p.q.shape[0]!] });
+    const past = ctx.op('Cast', [KV_PAST_LENGTH_INPUT], { to: I(OnnxDataType.INT64) }); // [B]
+    const rowTotals = ctx.op('Add', [past, ctx.dimOf(k, 1)]);
+    seqlens = ctx.op('Cast', [ctx.op('Sub', [rowTotals, ctx.i64([1])])], { to: I(OnnxDataType.INT32) });
+    total = ctx.op('ReduceMax', [rowTotals], { keepdims: I(1) });
+    if (append) {
+      // present_* carry only the fed positions' K/V, [B, S, kvHeads, headDim]: k/v are
+      // already rotated (do_rotary=0), so this is exactly what the cache must store.
+      const [b, sq] = p.k.shape;
+      ctx.outputDims.set(outs[1]!, [b!, sq!, p.numKvHeads, p.headDim]);
+      ctx.outputDims.set(outs[2]!, [b!, sq!, p.numKvHeads, p.headDim]);
+    } else {
+      // Present K/V are the past buffers themselves: same dims.
+      ctx.outputDims.set(outs[1]!, p.pastK!.shape);
+      ctx.outputDims.set(outs[2]!, p.pastV!.shape);
+    }
   } else {
     total = ctx.op('Add', [ctx.dimOf(pastK, 2), ctx.dimOf(k, 1)]);
+    seqlens = ctx.op('Cast', [ctx.op('Expand', [ctx.op('Sub', [total, ctx.i64([1])]), ctx.dimOf(q, 0)])], { to: I(OnnxDataType.INT32) });
   }
-  const batch = ctx.dimOf(q, 0);
-  const seqlens = ctx.op('Cast', [ctx.op('Expand', [ctx.op('Sub', [total, ctx.i64([1])]), batch])], { to: I(OnnxDataType.INT32) });
   const totalScalar = ctx.op('Cast', [ctx.op('Squeeze', [total, ctx.i64([0])])], { to: I(OnnxDataType.INT32) });
   const attrs = {
     num_heads: I(p.numHeads),
@@ -96,6 +111,19 @@ function groupQueryAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts)
     scale: F(p.scale),
     do_rotary: I(0),
   };
+  if (append) {
+    // The present GQA writes is an internal value nobody fetches: onnxruntime gives it arena
+    // memory of the buffer's size and GQA copies each row's filled past into it natively.
+    const [out] = ctx.emit('GroupQueryAttention', [q, k, v, pastK, pastV, seqlens, totalScalar], attrs, {
+      domain: 'com.microsoft',
+      outputs: [ctx.out(outs[0]!), ctx.fresh('present_k'), ctx.fresh('present_v')],
+    });
+    ctx.bind(outs[0]!, out!);
+    const split = ctx.i64([0, 0, p.numKvHeads, p.headDim]);
+    ctx.bind(outs[1]!, ctx.op('Reshape', [k, split], {}, { output: ctx.out(outs[1]!) }));
+    ctx.bind(outs[2]!, ctx.op('Reshape', [v, split], {}, { output: ctx.out(outs[2]!) }));
+    return;
+  }
   const [out, presentK, presentV] = ctx.emit('GroupQueryAttention', [q, k, v, pastK, pastV, seqlens, totalScalar], attrs, {
     domain: 'com.microsoft',
     outputs: [ctx.out(outs[0]!), ctx.out(outs[1]!), ctx.out(outs[2]!)],

@@ -2,6 +2,7 @@
 // concat, expand.
 
 import type { Tensor } from '../ir/graph.ts';
+import { isQuant } from '../ir/dtype.ts';
 import type { Dim } from '../ir/dims.ts';
 import { I, INTS, computeDType, onnxDataType, type LoweringContext } from './context.ts';
 import type { LowerFn } from './lower-elementwise.ts';
@@ -16,8 +17,29 @@ export function asInt64(ctx: LoweringContext, t: Tensor): string {
 const gather: LowerFn = (ctx, node) => {
   const [data, idx] = node.inputs as [Tensor, Tensor];
   const out = node.outputs[0]!;
+  if (isQuant(data.dtype)) {
+    gatherQuantizedRows(ctx, data, idx, out);
+    return;
+  }
   ctx.bind(out, ctx.op('Gather', [ctx.value(data), ctx.value(idx)], { axis: I((node.attrs.axis as number) ?? 0) }, { output: ctx.out(out) }));
 };
+
+/**
+ * Rows of a q4/q8 table (an embedding kept quantized: 32000x2048 is 262 MB as float32, 41 MB
+ * as q4) with com.microsoft GatherBlockQuantized, straight from the MatMulNBits layout: codes
+ * uint8 [rows, blocks, 32*bits/8] (a tied LM head's MatMulNBits reads the same initializer),
+ * scales reshaped to [rows, blocks, 1], implicit zero point 8 / 128 as in MatMulNBits.
+ */
+function gatherQuantizedRows(ctx: LoweringContext, data: Tensor, idx: Tensor, out: Tensor): void {
+  const [rows, cols] = data.shape as [number, number];
+  const blocks = cols / 32;
+  const scales = ctx.op('Reshape', [ctx.param(data, 'qscales'), ctx.i64([rows, blocks, 1])]);
+  const attrs = { gather_axis: I(0), quantize_axis: I(2), block_size: I(32), bits: I(data.dtype === 'q4' ? 4 : 8) };
+  const g = ctx.op('GatherBlockQuantized', [ctx.param(data, 'qcodes'), ctx.value(idx), scales], attrs, { domain: 'com.microsoft' });
+  // [...indices, blocks, 32] -> [...indices, cols]: 0 keeps an index dim as it is.
+  const shape = ctx.i64([...idx.shape.map(() => 0), cols]);
+  ctx.bind(out, ctx.op('Reshape', [g, shape], {}, { output: ctx.out(out) }));
+}
 
 const gatherGrad: LowerFn = (ctx, node) => {
   // zeros([dimSize, ...grad.shape[indices.rank:]]) then ScatterND(reduction=add): repeated

@@ -12,7 +12,9 @@ const crossEntropy: LowerFn = (ctx, node) => {
   const out = node.outputs[0]!;
   const dt = logitsT.dtype;
   const ignore = (node.attrs.ignoreIndex as number | undefined) ?? -100;
-  const logp = ctx.op('LogSoftmax', [ctx.value(logitsT)], { axis: I(1) }); // [N, V]
+  // axis -1, exactly as lower-reduce.ts writes log_softmax: the autodiff rule's
+  // log_softmax(logits, -1) then lowers to an identical node that onnxruntime's CSE merges.
+  const logp = ctx.op('LogSoftmax', [ctx.value(logitsT)], { axis: I(-1) }); // [N, V]
   const targets = asInt64(ctx, targetsT); // [N]
   const valid = ctx.op('Not', [ctx.op('Equal', [targets, ctx.scalar(ignore, 'int64')])]);
   const safe = ctx.op('Where', [valid, targets, ctx.scalar(0, 'int64')]); // ignored rows read column 0, then are zeroed

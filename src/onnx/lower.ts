@@ -50,7 +50,7 @@ export interface LoweredModel {
   params: Tensor[];
   inputs: GraphIO[];
   outputs: GraphIO[];
-  kvMode: 'concat' | 'shared';
+  kvMode: Required<LowerOptions>['kvMode'];
   /** Some value is computed in float64 (see session.ts: such graphs skip the fusions). */
   usesFloat64: boolean;
 }

@@ -2,12 +2,22 @@
 // layout (see QuantizedWeight in src/ir/dtype.ts): blocks of 32 along K, one float32
 // scale per block, codes with an implicit zero point (8 for 4 bits, 128 for 8 bits).
 //
-// Rounding rule (same idea as ggml's Q4_0/Q8_0): the scale maps the element with the
-// largest magnitude onto the most negative code (-8 / -128), keeping its sign, so that
-// the full code range is used and that element is exact.
+// Rounding rules are ggml's, so that weights read from a GGUF Q4_0/Q8_0 file come back
+// unchanged when requantized here (the loader dequantizes and requantizes them):
+// - q4 (Q4_0): the scale maps the element with the largest magnitude onto the most negative
+//   code -8, keeping its sign, so the full code range is used and that element is exact.
+// - q8 (Q8_0): symmetric, d = max|x| / 127, codes -127..127. (Mapping the largest element
+//   onto -128 instead, as q4 does, changed ~96% of a Q8_0 file's weights on loading, by up
+//   to one step: Q8_0's amax/127 grid is not a subset of the amax/128 one.)
 
 import { QUANT_BLOCK_SIZE, type QuantDType, type QuantizedWeight } from '../ir/dtype.ts';
 import { SlmError } from '../errors.ts';
+
+/**
+ * Bumped whenever the quantization rule changes, so built models cached with the old rule
+ * (runtime/cache.ts keys on it through load.ts) are rebuilt. 2: q8 scale is max|x|/127 (ggml Q8_0).
+ */
+export const QUANTIZER_VERSION = 2;
 
 export function quantizeBlockwise(weight: Float32Array | Float64Array, n: number, k: number, dtype: QuantDType): QuantizedWeight {
   if (k % QUANT_BLOCK_SIZE !== 0) throw new SlmError('INVALID_ARGUMENT', `quantize: in-features ${k} is not a multiple of ${QUANT_BLOCK_SIZE}`);
@@ -32,7 +42,7 @@ export function quantizeBlockwise(weight: Float32Array | Float64Array, n: number
           max = v;
         }
       }
-      const d = Math.fround(max / qmin);
+      const d = Math.fround(bits === 4 ? max / qmin : amax / qmax);
       const inv = d !== 0 ? 1 / d : 0;
       scales[row * blocks + b] = d;
       const out = (row * blocks + b) * bytesPerBlock;

@@ -7,10 +7,13 @@
 // feed and as the preallocated fetch of the present output; both become one ORT tensor over
 // one buffer, which GroupQueryAttention then updates in place (findings §4.2, §4.5):
 //
-//   const k = { dtype: 'float32', shape: [1, kvHeads, capacity, headDim], data: new Float32Array(n) };
-//   await cg.run({ ...feeds, past_k: k, kv_past_length: int32Scalar(p) }, { logits: null, present_k: k });
+//   const k = { dtype: 'float32', shape: [B, kvHeads, capacity, headDim], data: new Float32Array(n) };
+//   const filled = { dtype: 'int32', shape: [B], data: Int32Array.from(lengths) }; // one per row
+//   await cg.run({ ...feeds, past_k: k, kv_past_length: filled }, { logits: null, present_k: k });
 //
-// A preallocated fetch is written by ORT in place and returned as the caller's own object.
+// A preallocated fetch is written by ORT in place and returned as the caller's own object. A
+// HostTensor may be a view (subarray) into a larger buffer: the decoder session feeds one
+// slot, or the first n slots, of its batch KV buffer that way (src/models/batch-kv.ts).
 
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -19,6 +22,7 @@ import type { Graph } from '../ir/graph.ts';
 import type { AnyTypedArray, DType, HostTensor } from '../ir/dtype.ts';
 import { SlmError, throwIfAborted } from '../errors.ts';
 import { lowerGraph, type GraphIO, type LowerOptions } from '../onnx/lower.ts';
+import type { KvMode } from '../onnx/context.ts';
 import { encodeModel } from '../onnx/proto.ts';
 import { makeParamLoader, type ParamValue } from '../onnx/external-data.ts';
 import { buildModel, defaultCacheDir } from './cache.ts';
@@ -41,7 +45,7 @@ export type Fetches = readonly string[] | Record<string, HostTensor | null>;
 export interface CompiledGraph {
   readonly inputs: readonly GraphIO[];
   readonly outputs: readonly GraphIO[];
-  readonly kvMode: 'concat' | 'shared';
+  readonly kvMode: KvMode;
   readonly modelPath: string;
   /** True when the built model came from the disk cache (nothing was written). */
   readonly cacheHit: boolean;
@@ -122,7 +126,7 @@ class OrtCompiledGraph implements CompiledGraph {
     readonly session: ort.InferenceSession,
     readonly inputs: readonly GraphIO[],
     readonly outputs: readonly GraphIO[],
-    readonly kvMode: 'concat' | 'shared',
+    readonly kvMode: KvMode,
     readonly modelPath: string,
     readonly cacheHit: boolean,
     private readonly tempDir: string | undefined,

@@ -9,7 +9,7 @@ import { ApiError } from './api-error.ts';
 import type { ServerContext } from './context.ts';
 import { FairQueue } from './queue.ts';
 import type { ServedModel } from './served-model.ts';
-import { SessionPool } from './session-pool.ts';
+import { BatchScheduler, type SchedulerStats } from './scheduler.ts';
 import { chatCompletions } from './routes/chat.ts';
 import { completions } from './routes/completions.ts';
 import { detokenize, embeddings, listModels, tokenize } from './routes/misc.ts';
@@ -19,7 +19,11 @@ export interface ServerOptions {
   model: ServedModel | Promise<ServedModel>;
   /** When set, every route but /health needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  /** Requests generating at once (one session each). Default 1. */
+  /**
+   * Requests generating at once. Their sequences decode together, one forward call per step on
+   * a shared session (a second session opens only when the first's maxSequences slots are all
+   * busy; at most this many). Default 1.
+   */
   maxConcurrency?: number;
   /** Requests waiting beyond those; more get 429. Default 64. */
   maxQueue?: number;
@@ -29,6 +33,8 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Default 4 MiB. */
   bodyLimitBytes?: number;
+  /** On close(), how long requests in flight may run on before they are cancelled. Default 0. */
+  shutdownGraceMs?: number;
   /** Log lines (default: none). */
   log?: (line: string) => void;
 }
@@ -38,8 +44,14 @@ export interface SlmServer {
   readonly app: Hono;
   /** Binds to host:port (port 0 = random); resolves to the base URL. */
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
-  /** Stops accepting, drops open connections and disposes the sessions. */
+  /**
+   * Stops accepting (new requests get 503), lets requests in flight finish for up to
+   * shutdownGraceMs, cancels the rest (503 / an error event on streams), closes every
+   * connection and disposes the sessions. The model itself is the caller's to dispose.
+   */
   close(): Promise<void>;
+  /** Queue and batching counters (for benchmarks and tests). */
+  stats(): { queue: { active: number; waiting: number }; scheduler?: SchedulerStats };
 }
 
 export function createServer(opts: ServerOptions): SlmServer {
@@ -51,7 +63,7 @@ export function createServer(opts: ServerOptions): SlmServer {
     (model) => {
       sc = {
         model,
-        pool: new SessionPool(model, maxConcurrency),
+        scheduler: new BatchScheduler(model, { maxSessions: maxConcurrency, slotsPerSession: Math.max(1, model.maxSequences ?? 1), log: opts.log }),
         queue,
         ctx: Math.min(opts.ctx ?? model.contextLength, model.contextLength),
         requestTimeoutMs: opts.requestTimeoutMs ?? 600_000,
@@ -72,6 +84,12 @@ export function createServer(opts: ServerOptions): SlmServer {
     return fail(c, new ApiError(500, `Internal error: ${err.message}`, 'server_error'));
   });
   app.notFound((c) => fail(c, new ApiError(404, `No route ${c.req.method} ${c.req.path}.`, 'not_found_error')));
+
+  let closing = false;
+  app.use('*', async (c, next) => {
+    if (closing) return fail(c, new ApiError(503, 'The server is shutting down.', 'service_unavailable', null, 'shutting_down'));
+    return next();
+  });
 
   app.get('/health', (c) => {
     if (sc) return c.json({ status: 'ok' });
@@ -131,15 +149,36 @@ export function createServer(opts: ServerOptions): SlmServer {
       });
     },
     async close() {
-      if (server) {
-        const s = server as ServerType & { closeAllConnections?: () => void };
-        await new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeAllConnections?.();
-        });
-      }
+      closing = true;
+      const s = server as (ServerType & { closeAllConnections?: () => void; closeIdleConnections?: () => void }) | undefined;
+      let closed = true;
+      const allClosed = s
+        ? new Promise<void>((resolve) => {
+            closed = false;
+            s.close(() => {
+              closed = true;
+              resolve();
+            });
+          })
+        : Promise.resolve();
+      // Keep-alive connections go as soon as they are idle; requests in flight get the grace period.
+      const until = async (ms: number) => {
+        const end = performance.now() + ms;
+        while (!closed && performance.now() < end) {
+          s?.closeIdleConnections?.();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await until(opts.shutdownGraceMs ?? 0);
       await loading;
-      await sc?.pool.dispose();
+      // Cancels what still runs: those requests answer 503 (streams end with an error event).
+      await sc?.scheduler.dispose();
+      await until(1000);
+      s?.closeAllConnections?.();
+      await allClosed;
+    },
+    stats() {
+      return { queue: queue.stats, scheduler: sc?.scheduler.stats };
     },
   };
 }

@@ -1,13 +1,14 @@
-// What every route handler gets: the loaded model, its pool, the queue and limits.
+// What every route handler gets: the loaded model, its batch scheduler, the queue and limits.
 import { ApiError } from './api-error.ts';
 import type { FairQueue } from './queue.ts';
 import { QueueFullError } from './queue.ts';
 import type { ServedModel } from './served-model.ts';
-import type { SessionPool } from './session-pool.ts';
+import type { BatchScheduler } from './scheduler.ts';
 
 export interface ServerContext {
   model: ServedModel;
-  pool: SessionPool;
+  /** Decodes every admitted request's sequences together. */
+  scheduler: BatchScheduler;
   queue: FairQueue;
   /** Effective context length (min of the model's and the server's ctx option). */
   ctx: number;

@@ -1,14 +1,11 @@
-// Turns validated request parameters into generation jobs and runs them on a pooled session:
-// the part of the server that knows about generation, apart from HTTP and JSON shapes.
-import { generateBatch } from '../generate/generate-batch.ts';
-import type { GenerateResult, SequenceOptions, TokenConstraint } from '../generate/sequence-run.ts';
+// Turns validated request parameters into generation jobs (one sequence each) for the batch
+// scheduler (scheduler.ts): the part of the server that knows about sampling parameters, apart
+// from HTTP and JSON shapes.
+import type { SequenceOptions } from '../generate/sequence-run.ts';
 import type { GenerationStep } from '../generate/types.ts';
-import { compileSchema, UnsupportedSchemaError, type SchemaNode } from '../generate/constrained/json-schema.ts';
-import { JsonSchemaConstraint } from '../generate/constrained/token-mask.ts';
+import { compileSchemaCached, UnsupportedSchemaError, type SchemaNode } from '../generate/constrained/json-schema.ts';
 import { deriveSeed } from '../util/rng.ts';
 import { badRequest } from './api-error.ts';
-import type { SessionPool } from './session-pool.ts';
-import type { ServedModel } from './served-model.ts';
 
 export interface SamplingParams {
   max_tokens?: number | null;
@@ -34,8 +31,9 @@ export interface Job {
 export function schemaFor(format: SamplingParams['response_format']): SchemaNode | undefined {
   if (!format || format.type === 'text') return undefined;
   try {
-    if (format.type === 'json_object') return compileSchema({ type: 'object' });
-    return compileSchema(format.json_schema.schema ?? {});
+    // Cached by schema text: requests with the same schema then share token masks.
+    if (format.type === 'json_object') return compileSchemaCached({ type: 'object' });
+    return compileSchemaCached(format.json_schema.schema ?? {});
   } catch (e) {
     if (e instanceof UnsupportedSchemaError) throw badRequest(`response_format.json_schema: ${e.message}`, 'response_format', 'unsupported_schema');
     throw e;
@@ -93,35 +91,9 @@ export interface RunOptions {
   signal: AbortSignal;
   promptLogprobs?: boolean;
   schema?: SchemaNode;
-  /** Called for every step in order; awaited (stream back-pressure). */
+  /**
+   * Called for every step, in order per request. A returned promise pauses the request's
+   * sequences until it settles (stream back-pressure) without holding up anyone else.
+   */
   onStep?: (job: number, step: GenerationStep) => void | Promise<void>;
-}
-
-/** Runs the jobs on one pooled session, up to maxSequences at a time. */
-export async function runJobs(model: ServedModel, pool: SessionPool, jobs: Job[], opts: RunOptions): Promise<GenerateResult[]> {
-  const entry = await pool.acquire(jobs[0].promptIds);
-  try {
-    const session = entry.cache.session;
-    const width = Math.max(1, model.maxSequences ?? 1);
-    const results: GenerateResult[] = [];
-    for (let start = 0; start < jobs.length; start += width) {
-      const group = jobs.slice(start, start + width);
-      const perSequence = group.map((j) => {
-        const constraint: TokenConstraint | undefined = opts.schema ? new JsonSchemaConstraint(opts.schema, model.codec, session.vocabSize) : undefined;
-        return { ...j.opts, constraint };
-      });
-      const gen = generateBatch(
-        session,
-        model.codec,
-        group.map((j) => j.promptIds),
-        { seqs: group.map((_, i) => i), cache: entry.cache, perSequence, signal: opts.signal, promptLogprobs: opts.promptLogprobs },
-      );
-      for await (const { index, step } of gen) await opts.onStep?.(start + index, step);
-      results.push(...(await gen.done()));
-      if (opts.signal.aborted) break;
-    }
-    return results;
-  } finally {
-    pool.release(entry);
-  }
 }

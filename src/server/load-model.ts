@@ -10,7 +10,10 @@ import type { ServedModel } from './served-model.ts';
 export interface LoadServedModelOptions {
   /** Context length for the sessions (default: the model's, capped at 2048). */
   ctx?: number;
-  /** Sequences per session (n > 1 choices decode together). Default 4. */
+  /**
+   * Sequences one session holds: the server decodes up to this many sequences (all concurrent
+   * requests' choices) in one forward call before it opens another session. Default 16.
+   */
   maxSequences?: number;
   /** The id clients send as `model`; default the folder or file name. */
   name?: string;
@@ -85,7 +88,7 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     codec: codecFromTokenizer(tok, lm.eosIds),
     vocabSize: lm.vocabSize,
     contextLength: lm.context,
-    maxSequences: opts.maxSequences ?? 4,
+    maxSequences: opts.maxSequences ?? 16,
     hasChatTemplate,
     chatStop: hasChatTemplate ? [] : FALLBACK_CHAT_STOP,
     createSession: async () => lm.createSession(),

@@ -12,17 +12,26 @@ export interface ServedModel {
   readonly vocabSize: number;
   /** Context length of the sessions createSession returns (the server's `ctx` may only lower it). */
   readonly contextLength: number;
-  /** Independent sequences per session; n > 1 choices decode together up to this. Default 1. */
+  /**
+   * Independent sequences one session holds (its batch width). The server decodes every admitted
+   * request's sequences together on as few sessions as this allows. Default 1.
+   */
   readonly maxSequences?: number;
   /** Unix seconds for /v1/models; default: server start. */
   readonly created?: number;
   /**
-   * A fresh session. The server keeps up to maxConcurrency of them, uses each for one request at
-   * a time, and reuses their caches across requests (prompt-prefix reuse between chat turns).
+   * A fresh session. The server opens one, and another only when every sequence slot of the open
+   * ones is busy (at most maxConcurrency); it reuses their caches across requests (prompt-prefix
+   * reuse between chat turns).
    */
   createSession(): Promise<DecoderSession>;
   /** Chat prompt ids: template rendered with the generation prompt, special tokens added once. */
   encodeChat?(messages: readonly ChatMessage[]): number[];
+  /**
+   * Stop strings every chat reply ends at, besides the request's own (the fallback chat format's
+   * next-turn marker, "\nUser:"); not applied to /v1/completions.
+   */
+  readonly chatStop?: readonly string[];
   /** One vector per token-id list (for /v1/embeddings). */
   embed?(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
   dispose?(): Promise<void>;

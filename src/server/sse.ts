@@ -1,25 +1,43 @@
 // A minimal server-sent-events response: `data: <json>\n\n` frames ending with `data: [DONE]`.
-// The body's cancel() (client went away) aborts the request's generation at once.
+// The body's cancel() (client went away) aborts the request's generation at once. The stream
+// buffers a few frames; past that, wait() tells the producer to pause until the socket drains
+// (@hono/node-server pulls only as fast as the socket takes the bytes).
 const encoder = new TextEncoder();
+/** Frames buffered before wait() asks the producer to pause. */
+const HIGH_WATER_FRAMES = 16;
 
 export interface SseWriter {
   send(data: unknown): void;
   done(): void;
+  /** undefined when there is room; else a promise that settles once the client has read some. */
+  wait(): Promise<void> | undefined;
   readonly closed: boolean;
 }
 
 export function sseResponse(onCancel: () => void, run: (w: SseWriter) => Promise<void>): Response {
   let closed = false;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
+  let drained: { promise: Promise<void>; resolve: () => void } | undefined;
+  const wakeProducer = () => {
+    drained?.resolve();
+    drained = undefined;
+  };
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+      },
+      pull() {
+        wakeProducer();
+      },
+      cancel() {
+        closed = true;
+        wakeProducer();
+        onCancel();
+      },
     },
-    cancel() {
-      closed = true;
-      onCancel();
-    },
-  });
+    { highWaterMark: HIGH_WATER_FRAMES },
+  );
   const writer: SseWriter = {
     send(data) {
       if (closed) return;
@@ -30,6 +48,16 @@ export function sseResponse(onCancel: () => void, run: (w: SseWriter) => Promise
       controller.enqueue(encoder.encode('data: [DONE]\n\n'));
       closed = true;
       controller.close();
+      wakeProducer();
+    },
+    wait() {
+      if (closed || (controller.desiredSize ?? 1) > 0) return undefined;
+      if (!drained) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        drained = { promise, resolve };
+      }
+      return drained.promise;
     },
     get closed() {
       return closed;

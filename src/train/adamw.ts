@@ -57,16 +57,26 @@ export function adamwStepFeeds(step: number, lr: number, config: Pick<AdamWConfi
 /**
  * Appends one AdamW update of `param` given its gradient and moments; returns the new
  * param, m and v (same shape and dtype). `config.weightDecay` 0 skips decay (norms, biases).
+ * `gradScale` (a scalar tensor, e.g. the global-norm clip factor) multiplies the gradient;
+ * it is folded into the moment coefficients, so the scaled gradient is never materialized.
+ *
+ * Every op on a param-sized tensor is a full pass over memory (15M params: 60 MB each), so
+ * the step-dependent scalars are combined first: 14 such passes per weight.
  */
-export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: AdamWStepInputs, config: AdamWConfig = ADAMW_DEFAULTS): AdamWResult {
+export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: AdamWStepInputs, config: AdamWConfig = ADAMW_DEFAULTS, gradScale?: Tensor | null): AdamWResult {
   for (const t of [grad, m, v]) {
     if (t.dtype !== param.dtype || t.rank !== param.rank) throw new GraphBuildError('INVALID_ARGUMENT', `adamw: ${t} must match param ${param}`);
   }
+  if (gradScale && (gradScale.dtype !== param.dtype || gradScale.shape.some((d) => d !== 1))) throw new GraphBuildError('INVALID_ARGUMENT', `adamw: gradScale ${gradScale} must be a scalar of ${param.dtype}`);
   const { beta1, beta2, eps, weightDecay } = config;
-  const m2 = b.add(b.mul(m, beta1), b.mul(grad, 1 - beta1));
-  const v2 = b.add(b.mul(v, beta2), b.mul(b.mul(grad, grad), 1 - beta2));
+  // m ← β1·m + (1 − β1)·s·g;  v ← β2·v + (1 − β2)·s²·g²
+  const c1 = gradScale ? b.mul(gradScale, 1 - beta1) : 1 - beta1;
+  const c2 = gradScale ? b.mul(b.mul(gradScale, gradScale), 1 - beta2) : 1 - beta2;
+  const m2 = b.add(b.mul(m, beta1), b.mul(grad, c1));
+  const v2 = b.add(b.mul(v, beta2), b.mul(b.mul(grad, grad), c2));
   const denom = b.add(b.sqrt(b.div(v2, step.biasCorrection2)), eps);
-  const update = b.div(b.div(m2, step.biasCorrection1), denom);
-  const decayed = weightDecay !== 0 ? b.sub(param, b.mul(b.mul(param, step.lr), weightDecay)) : param;
-  return { param: b.sub(decayed, b.mul(update, step.lr)), m: m2, v: v2 };
+  // p ← p·(1 − lr·wd) − (lr / c1) · m / denom
+  const update = b.mul(b.div(m2, denom), b.div(step.lr, step.biasCorrection1));
+  const decayed = weightDecay !== 0 ? b.mul(param, b.sub(1, b.mul(step.lr, weightDecay))) : param;
+  return { param: b.sub(decayed, update), m: m2, v: v2 };
 }

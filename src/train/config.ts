@@ -17,13 +17,46 @@ export const LoraConfigSchema = z
   })
   .strict();
 
+export const Ul2rConfigSchema = z
+  .object({
+    mixture: z
+      .object({
+        S: z.number().min(0).default(0.5).describe('Share of S (prefix-LM, [S2S]) examples.'),
+        R: z.number().min(0).default(0.25).describe('Share of R (regular span corruption, [NLU]) examples, split evenly over (mean span 3, 15%) and (8, 15%).'),
+        X: z.number().min(0).default(0.25).describe('Share of X (extreme, [NLG]) examples, split evenly over (3, 50%), (8, 50%), (64, 15%), (64, 50%).'),
+      })
+      .strict()
+      .default({ S: 0.5, R: 0.25, X: 0.25 })
+      .describe('Denoiser mixture (default U-PaLM: 50% S, 25% R, 25% X).'),
+    sDenoiser: z
+      .enum(['suffix-25', 'random-split'])
+      .default('suffix-25')
+      .describe("S-denoiser variant: 'suffix-25' (UL2 paper table: the last 25% of the text is the target) or 'random-split' (UL2 appendix code: a uniformly random split point)."),
+  })
+  .strict();
+
+export const SpanCorruptionConfigSchema = z
+  .object({
+    noiseDensity: z.number().gt(0).lt(1).default(0.15).describe('Fraction of tokens hidden (T5: 0.15).'),
+    meanSpanLength: z.number().min(1).default(3).describe('Mean length of a hidden span (T5: 3).'),
+  })
+  .strict();
+
+export const MlmConfigSchema = z
+  .object({
+    maskProbability: z.number().gt(0).lt(1).default(0.15).describe('Probability that a token is selected for prediction (RoBERTa: 0.15; a fresh draw every time a row is visited).'),
+    maskShare: z.number().min(0).max(1).default(0.8).describe('Of the selected: share replaced by the mask token.'),
+    randomShare: z.number().min(0).max(1).default(0.1).describe('Of the selected: share replaced by a random token (the rest stay unchanged).'),
+  })
+  .strict();
+
 export const TrainConfigSchema = z
   .object({
     model: z.string().optional().describe('Hugging Face model folder to fine-tune (config.json + safetensors). Exactly one of model / init.'),
     init: z
       .union([z.string(), z.record(z.string(), z.unknown())])
       .optional()
-      .describe('Train from scratch: an architecture config.json (path or inline object, HF keys; model_type llama or phi). vocab_size defaults to the tokenizer\'s.'),
+      .describe('Train from scratch: an architecture config.json (path or inline object, HF keys; model_type llama, phi or roberta; default llama, roberta for objective mlm). vocab_size defaults to the tokenizer\'s.'),
     tokenizer: z.string().optional().describe('Tokenizer folder or file (tokenizer.json, tokenizer.model, ...). Default: the model folder. Required with init.'),
     data: z.union([z.string(), z.array(z.string()).min(1)]).describe('Training text: files or folders (.txt/.md plain text, .jsonl with "text" or "prompt"/"response" for SFT with loss on the response only).'),
     heldOut: z.number().min(0).default(0.05).describe('Documents held out for evaluation: a fraction below 1, or a count.'),
@@ -55,7 +88,13 @@ export const TrainConfigSchema = z
     keepCheckpoints: posInt().default(3).describe('Keep the newest N checkpoints.'),
     threads: posInt().optional().describe("onnxruntime intra-op threads (default: its choice). Bit-exact resume needs the same value."),
     onnxCacheDir: z.string().optional().describe('Cache of built ONNX graphs (default $SLMKIT_CACHE or ~/.cache/slmkit/onnx).'),
-    objective: z.enum(['causal-lm']).default('causal-lm').describe('Training objective (causal-lm: next-token prediction).'),
+    objective: z
+      .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm'])
+      .default('causal-lm')
+      .describe('Training objective. causal-lm: next-token prediction (llama, phi). ul2r: UL2 mixture of denoisers with mode tokens as prefix-LM rows, bidirectional over the inputs, loss on the targets (llama, phi). span-corruption: T5 span corruption in the same prefix-LM form (llama, phi). mlm: RoBERTa masked LM (roberta). See the objectives section below.'),
+    ul2r: Ul2rConfigSchema.optional().describe('Settings of objective ul2r.'),
+    spanCorruption: SpanCorruptionConfigSchema.optional().describe('Settings of objective span-corruption.'),
+    mlm: MlmConfigSchema.optional().describe('Settings of objective mlm.'),
     lora: LoraConfigSchema.nullable().optional().describe('Train LoRA adapters on a frozen base instead of all weights (needs model). Saved in the PEFT layout.'),
     progress: z.boolean().optional().describe('Progress bar on stderr (default: when stderr is a terminal).'),
   })
@@ -64,6 +103,12 @@ export const TrainConfigSchema = z
     if ((c.model === undefined) === (c.init === undefined)) ctx.addIssue({ code: 'custom', path: ['model'], message: 'give exactly one of model (fine-tune) or init (from scratch)' });
     if (c.init !== undefined && c.tokenizer === undefined) ctx.addIssue({ code: 'custom', path: ['tokenizer'], message: 'required when training from scratch (init)' });
     if (c.lora && c.model === undefined) ctx.addIssue({ code: 'custom', path: ['lora'], message: 'LoRA needs a base model (model)' });
+    for (const [key, objective] of [['ul2r', 'ul2r'], ['spanCorruption', 'span-corruption'], ['mlm', 'mlm']] as const) {
+      if (c[key] !== undefined && c.objective !== objective) ctx.addIssue({ code: 'custom', path: [key], message: `settings of objective ${objective}, but objective is ${c.objective}` });
+    }
+    if (c.objective === 'mlm' && c.lora) ctx.addIssue({ code: 'custom', path: ['lora'], message: 'LoRA is not supported with objective mlm yet' });
+    if (c.mlm && c.mlm.maskShare + c.mlm.randomShare > 1) ctx.addIssue({ code: 'custom', path: ['mlm'], message: 'maskShare + randomShare must be at most 1' });
+    if (c.ul2r && c.ul2r.mixture.S + c.ul2r.mixture.R + c.ul2r.mixture.X <= 0) ctx.addIssue({ code: 'custom', path: ['ul2r', 'mixture'], message: 'at least one share must be positive' });
   });
 
 export type TrainConfig = z.output<typeof TrainConfigSchema>;
@@ -115,7 +160,8 @@ export function trainConfigMarkdown(): string {
     '`slm train --config run.json` reads one JSON object with the keys below; command-line flags',
     '(`--data`, `--out`, `--steps`, `--lr`, `--batch-size`, `--seq-len`, `--grad-accum`, `--resume`,',
     '`--threads`, `--model`, `--init`, `--tokenizer`, `--seed`, `--dtype`, `--eval-every`,',
-    '`--checkpoint-every`, `--lora-r`, `--lora-alpha`, `--lora-dropout`, `--lora-targets`) override them.',
+    '`--checkpoint-every`, `--lora-r`, `--lora-alpha`, `--lora-dropout`, `--lora-targets`, `--objective`,',
+    '`--s-denoiser`, `--noise-density`, `--mean-span-length`, `--mask-probability`) override them.',
     'Unknown keys are errors. Example:',
     '',
     '```json',
@@ -135,8 +181,39 @@ export function trainConfigMarkdown(): string {
   const shape = baseShape();
   for (const [k, s] of Object.entries(shape)) row(k, s as z.ZodType);
   for (const [k, s] of Object.entries(LoraConfigSchema.shape)) row(`lora.${k}`, s as z.ZodType);
+  for (const [k, s] of Object.entries(Ul2rConfigSchema.shape)) row(`ul2r.${k}`, s as z.ZodType);
+  for (const [k, s] of Object.entries(Ul2rConfigSchema.shape.mixture.unwrap().shape)) row(`ul2r.mixture.${k}`, s as z.ZodType);
+  for (const [k, s] of Object.entries(SpanCorruptionConfigSchema.shape)) row(`spanCorruption.${k}`, s as z.ZodType);
+  for (const [k, s] of Object.entries(MlmConfigSchema.shape)) row(`mlm.${k}`, s as z.ZodType);
+  lines.push('', ...OBJECTIVES_DOC);
   return lines.join('\n') + '\n';
 }
+
+const OBJECTIVES_DOC = [
+  '## Objectives',
+  '',
+  '- `causal-lm` (llama, phi): next-token prediction over packed rows.',
+  '- `ul2r` (llama, phi): UL2R-style continued training (U-PaLM). Each row is one example',
+  '  `[bos] [mode] inputs-with-sentinels targets eos` from a stream window; the decoder attends',
+  '  bidirectionally over `[bos] [mode] inputs` (the prefix) and causally over the rest, and the',
+  '  loss is taken on the targets and the final EOS only. Denoisers (UL2 Table 1): R `[NLU]`',
+  '  (mean span 3 and 8, 15%), X `[NLG]` ((3, 50%), (8, 50%), (64, 15%), (64, 50%)), S `[S2S]`',
+  '  (prefix-LM: the text split in two, no sentinel). Default mixture 50% S, 25% R, 25% X',
+  '  (U-PaLM); default S variant `suffix-25` (the last 25% of the text is the target).',
+  '- `span-corruption` (llama, phi): T5 span corruption (15%, mean span 3 by default) in the',
+  '  same prefix-LM row form, without a mode token.',
+  '- `mlm` (roberta): RoBERTa masked LM: rows are stream windows (documents joined by EOS,',
+  '  led by BOS); every visit draws a fresh mask (15% of tokens; of those 80% mask token, 10%',
+  '  random token, 10% unchanged); loss on the selected tokens only.',
+  '',
+  'Special tokens are resolved by their strings: mode tokens `[NLU]`, `[S2S]`, `[NLG]`; sentinels',
+  '`<extra_id_0>`, `<extra_id_1>`, ... (T5 extra ids; a row needs as many as its most corrupted',
+  'example has spans, which depends on seqLen); the mask token (tokenizer_config `mask_token`,',
+  'else `<mask>`) and `<pad>` for mlm. Training from scratch (`init`) adds missing ones to the',
+  'tokenizer as special tokens (the saved tokenizer.json has them and vocab_size counts them);',
+  'fine-tuning a `model` whose tokenizer lacks them is an error naming the tokens.',
+  'Objectives and architectures must match: mlm needs roberta, the others a decoder.',
+];
 
 function baseShape(): Record<string, z.ZodType> {
   // superRefine wraps the object; reach the object's shape through its inner type.

@@ -5,7 +5,7 @@
 //   (+ special_tokens_map.json when the source has one), copied from the training tokenizer.
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { CausalLMArch } from '../models/causal-lm.ts';
+import type { ModelArch } from '../models/causal-lm.ts';
 import type { HfTokenizer } from '../tokenizer/hf-tokenizer.ts';
 import { writeSafetensors } from '../formats/safetensors-writer.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -45,7 +45,7 @@ export function writeTokenizerFiles(dir: string, source: string | undefined, tok
 }
 
 export interface HfModelToWrite<C> {
-  arch: CausalLMArch<C>;
+  arch: ModelArch<C>;
   config: C;
   /** Every model tensor by HF name (float32 or float64; written as float32). */
   weights: { name: string; shape: number[]; data: FloatArray }[];

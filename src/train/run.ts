@@ -7,15 +7,16 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CausalLMArch } from '../models/causal-lm.ts';
-import { causalLMArch } from '../models/registry.ts';
+import type { ModelArch } from '../models/causal-lm.ts';
+import { modelArch } from '../models/registry.ts';
+import { isMaskedLMArch, listEncoderWeights } from '../models/roberta.ts';
 import { CheckpointStore } from '../models/checkpoint-store.ts';
 import { openModelFolder } from '../formats/model-folder.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { listWeights, randomWeights } from '../nn/init-store.ts';
 import type { WeightStore } from '../nn/var-builder.ts';
 import { loadTokenizer } from '../tokenizer/index.ts';
-import { BatchIterator, PackedRows, loadTokenizedCorpus, numDocuments, splitDocuments } from '../data/index.ts';
+import { PackedRows, loadTokenizedCorpus, numDocuments, splitDocuments } from '../data/index.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { FormatError, SlmError } from '../errors.ts';
 import { resolvedSchedule, trajectoryConfig, type TrainConfig } from './config.ts';
@@ -24,6 +25,8 @@ import { latestCheckpoint, listCheckpoints } from './checkpoint.ts';
 import { readMetrics, type StepMetrics } from './metrics.ts';
 import { lossCurveSvg } from './svg.ts';
 import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
+import { checkObjectiveArch, objectiveData, objectiveTokens, streamBos } from './objectives/index.ts';
+import { requireDecoder } from './objective.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
 
 export interface RunTrainingIO {
@@ -59,19 +62,31 @@ async function readInit(init: string | Record<string, unknown>): Promise<{ json:
   }
 }
 
+/** Every checkpoint tensor of the architecture with its shape. */
+function weightShapes(arch: ModelArch<unknown>, config: unknown): Map<string, number[]> {
+  return isMaskedLMArch(arch) ? listEncoderWeights(arch, config) : listWeights(arch as Parameters<typeof listWeights>[0], config);
+}
+
 export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Promise<RunTrainingResult> {
   const log = io.log ?? (() => {});
   const tokPath = cfg.tokenizer ?? cfg.model!;
-  const tok = await loadTokenizer(tokPath);
+  const defaultType = cfg.objective === 'mlm' ? 'roberta' : 'llama';
+  // Objective vs architecture first: a mismatch is reported before tokens or weights matter.
+  const declaredType = cfg.model ? (await openModelFolder(cfg.model)).modelType : (await readInit(cfg.init!)).json.model_type ?? defaultType;
+  checkObjectiveArch(cfg.objective, modelArch(declaredType, cfg.model ? join(cfg.model, 'config.json') : 'init'));
+  // The objective's special tokens (mode tokens, sentinels, mask): added when training from scratch.
+  const tokens = objectiveTokens(cfg, await loadTokenizer(tokPath), { add: cfg.init !== undefined, source: tokPath });
+  const tok = tokens.tok;
+  if (tokens.added.length) log(`added ${tokens.added.length} special token(s) to the tokenizer for objective ${cfg.objective}: ${tokens.added.slice(0, 5).join(' ')}${tokens.added.length > 5 ? ' ...' : ''}`);
 
   // ---- model
-  let arch: CausalLMArch<unknown>;
+  let arch: ModelArch<unknown>;
   let config: unknown;
   let base: WeightStore;
   let checkpoint: Checkpoint | undefined;
   if (cfg.model) {
     const folder = await openModelFolder(cfg.model);
-    arch = causalLMArch(folder.modelType, join(cfg.model, 'config.json'));
+    arch = modelArch(folder.modelType, join(cfg.model, 'config.json'));
     config = arch.parseConfig(folder.config, join(cfg.model, 'config.json'));
     checkpoint = await folder.openWeights();
     base = new CheckpointStore(checkpoint);
@@ -80,9 +95,10 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     json.vocab_size ??= tok.vocabSize;
     json.bos_token_id ??= tok.bosId ?? null;
     json.eos_token_id ??= tok.eosId ?? null;
-    arch = causalLMArch(json.model_type ?? 'llama', file);
+    arch = modelArch(json.model_type ?? defaultType, file);
+    if (isMaskedLMArch(arch)) json.pad_token_id ??= tok.padId ?? tok.tokenToId('<pad>');
     config = arch.parseConfig(json, file);
-    base = randomWeights(listWeights(arch, config), cfg.seed, cfg.initStd);
+    base = randomWeights(weightShapes(arch, config), cfg.seed, cfg.initStd);
   }
   try {
     if (tok.vocabSize > arch.vocabSize(config)) {
@@ -90,7 +106,6 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     }
     const eosId = tok.eosId;
     if (eosId === undefined) throw new SlmError('INVALID_ARGUMENT', `${tokPath}: the tokenizer has no EOS token (needed between packed documents)`);
-    const bosId = (cfg.addBos ?? tok.addBos) ? tok.bosId : undefined;
 
     // ---- data
     const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).digest('hex');
@@ -103,7 +118,7 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     });
     log(`data: ${data.files.length} file(s), ${numDocuments(data.corpus)} documents, ${data.corpus.tokens.length} tokens${data.cacheHit ? ' (cached)' : ''}`);
     const split = splitDocuments(numDocuments(data.corpus), cfg.heldOut, cfg.seed);
-    const pack = { seqLen: cfg.seqLen, eosId, bosId, seed: cfg.seed };
+    const pack = { seqLen: cfg.seqLen, eosId, bosId: streamBos(cfg, tokens), seed: cfg.seed };
     const trainRows = new PackedRows(data.corpus, { ...pack, documents: split.train });
     let heldOut: PackedRows | undefined;
     if (split.heldOut.length > 0) {
@@ -113,7 +128,7 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
         log(`evaluation off: the held-out documents are too short for one row (${(e as Error).message})`);
       }
     }
-    const iterator = new BatchIterator(trainRows, cfg.batchSize);
+    const objective = objectiveData(cfg, arch, config, tokens, eosId, { train: trainRows, heldOut });
 
     // ---- what trains
     let store: WeightStore = base;
@@ -122,7 +137,7 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     let layout: CheckpointLayout;
     const lora: LoraConfig | undefined = cfg.lora ? { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.targetModules } : undefined;
     if (lora) {
-      const targets = loraTargets(arch, config, lora);
+      const targets = loraTargets(requireDecoder(arch, cfg.objective), config, lora);
       store = new OverlayStore([initLoraWeights(targets, lora, cfg.seed), base]);
       trainable = isLoraWeight;
       adapters = { train: loraAdapter(lora, { dropoutMasks: true }), eval: loraAdapter(lora), dropout: lora.dropout };
@@ -154,8 +169,9 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       store,
       trainable,
       adapters,
-      train: iterator,
-      heldOut,
+      objective: objective.objective,
+      train: objective.train,
+      heldOut: objective.heldOut,
       batchSize: cfg.batchSize,
       seqLen: cfg.seqLen,
       gradAccum: cfg.gradAccum,
@@ -189,14 +205,15 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       if (result.stopped === 'completed') {
         if (lora) await savePeftAdapter(cfg.out, lora, cfg.model, weights);
         else await writeHfModelFolder(cfg.out, { arch, config, weights, bosTokenId: tok.bosId, eosTokenId: eosId, padTokenId: tok.padId });
-        writeTokenizerFiles(cfg.out, tokPath, tok);
+        // With added special tokens the source files are stale: write the extended tokenizer.
+        writeTokenizerFiles(cfg.out, tokens.added.length ? undefined : tokPath, tok);
       }
     } finally {
       await trainer.dispose();
     }
     writeFileAtomic(join(cfg.out, 'loss.svg'), lossCurveSvg(readMetrics(join(cfg.out, 'metrics.jsonl')), `${arch.modelType} ${lora ? 'LoRA ' : ''}training loss`));
     const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
-    const all = listWeights(arch, config);
+    const all = weightShapes(arch, config);
     return {
       ...result,
       out: cfg.out,

@@ -111,15 +111,14 @@ export function appendBackwardAndOptimizer(g: Graph, loss: Tensor, weightTensors
   const sq = total.map((gr) => b.reduceSum(b.mul(gr, gr)));
   const norm = b.sqrt(sq.reduce((acc, x) => b.add(acc, x)));
   outputs.grad_norm = norm;
-  if (o.clipNorm !== null) {
-    const scale = b.minimum(b.scalar(g, 1, o.dtype), b.div(b.scalar(g, o.clipNorm, o.dtype), b.add(norm, 1e-6)));
-    total = total.map((gr) => b.mul(gr, scale));
-  }
+  // The clip factor is a scalar that AdamW folds into its moment updates (no extra pass over
+  // every gradient).
+  const clipScale = o.clipNorm === null ? null : b.minimum(b.scalar(g, 1, o.dtype), b.div(b.scalar(g, o.clipNorm, o.dtype), b.add(norm, 1e-6)));
   const step = adamwInputs(g, o.dtype);
   weightTensors.forEach((t, i) => {
     const m = g.input(`m.${t.name}`, o.dtype, t.shape);
     const v = g.input(`v.${t.name}`, o.dtype, t.shape);
-    const u = adamwUpdate(t, total[i]!, m, v, step, { ...o.adamw, weightDecay: weights[i]!.decays ? o.adamw.weightDecay : 0 });
+    const u = adamwUpdate(t, total[i]!, m, v, step, { ...o.adamw, weightDecay: weights[i]!.decays ? o.adamw.weightDecay : 0 }, clipScale);
     outputs[`new.${t.name}`] = u.param;
     outputs[`new_m.${t.name}`] = u.m;
     outputs[`new_v.${t.name}`] = u.v;

@@ -11,10 +11,8 @@
 // function of the step. Same thread count assumed (kernels may split sums by thread).
 import { join } from 'node:path';
 import type { HostTensor } from '../ir/dtype.ts';
-import type { CausalLMArch } from '../models/causal-lm.ts';
+import type { ModelArch } from '../models/causal-lm.ts';
 import type { LinearAdapter, WeightStore } from '../nn/var-builder.ts';
-import type { PackedRows } from '../data/packing.ts';
-import { IGNORE_INDEX } from '../data/packing.ts';
 import { compile, type CompiledGraph } from '../runtime/session.ts';
 import { Rng, deriveSeed } from '../util/rng.ts';
 import { SlmError } from '../errors.ts';
@@ -22,7 +20,7 @@ import { adamwStepFeeds, type AdamWConfig } from './adamw.ts';
 import { defaultDecays } from './step-graph.ts';
 import { learningRate, type LrSchedule } from './schedule.ts';
 import { TrainBuffers, type FloatArray, type TrainDType } from './buffers.ts';
-import { causalLMObjective, type BatchFeeds, type BatchSource, type TrainObjective } from './objective.ts';
+import { causalLMObjective, type BatchFeeds, type BatchSource, type EvalRows, type TrainObjective } from './objective.ts';
 import { cleanStaleCheckpointTemps, readCheckpoint, writeCheckpoint, type NamedArray, type TrainerState } from './checkpoint.ts';
 import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { ProgressBar } from './progress.ts';
@@ -38,7 +36,7 @@ export interface CheckpointLayout {
 }
 
 export interface TrainerOptions<C> {
-  arch: CausalLMArch<C>;
+  arch: ModelArch<C>;
   config: C;
   /** Every tensor the model reads; trainable ones give their initial values. */
   store: WeightStore;
@@ -50,8 +48,8 @@ export interface TrainerOptions<C> {
   adapters?: { train: LinearAdapter; eval: LinearAdapter; dropout: number };
   objective?: TrainObjective;
   train: BatchSource;
-  /** Held-out rows for evaluation (read in order, the same rows every time). */
-  heldOut?: PackedRows;
+  /** Held-out rows for evaluation (in the objective's form; the same rows every time). */
+  heldOut?: EvalRows;
   batchSize: number;
   seqLen: number;
   gradAccum: number;
@@ -142,6 +140,7 @@ export class Trainer<C> {
   static async create<C>(o: TrainerOptions<C>): Promise<Trainer<C>> {
     validate(o);
     const objective = o.objective ?? causalLMObjective;
+    objective.checkArch(o.arch);
     const trainable = o.trainable ?? (() => true);
     const common = { batch: o.batchSize, seqLen: o.seqLen, dtype: o.dtype, trainable, decays: o.decays ?? defaultDecays, adamw: o.adamw, clipNorm: o.clipNorm, accumSteps: o.gradAccum };
     const compileOpts = { threads: o.threads, cacheDir: o.cacheDir, signal: o.signal };
@@ -259,23 +258,14 @@ export class Trainer<C> {
     const rows = o.heldOut;
     if (!rows || !this.graphs.eval) return undefined;
     const B = o.batchSize;
-    const S = o.seqLen;
-    const nRows = Math.min(rows.rowsPerEpoch, o.evalBatches * B);
-    const inputs = new Int32Array(B * S);
-    const targets = new Int32Array(B * S);
+    const nRows = Math.min(rows.rowCount, o.evalBatches * B);
     let sum = 0;
     let count = 0;
     const params = this.buffers.feeds(false);
     for (let first = 0; first < nRows; first += B) {
-      for (let b = 0; b < B; b++) {
-        // Rows past the end are padding: no loss taken.
-        if (first + b < nRows) rows.writeRow(0, first + b, inputs, targets, b * S);
-        else {
-          inputs.fill(0, b * S, (b + 1) * S);
-          targets.fill(IGNORE_INDEX, b * S, (b + 1) * S);
-        }
-      }
-      const n = this.evalFeeds.fill({ inputs, targets });
+      // Rows past the end are padding: no loss taken.
+      const n = this.evalFeeds.fill(rows.batch(first, Math.min(B, nRows - first), B));
+      if (n === 0) continue; // a batch without targets has no mean loss
       const out = await this.graphs.eval.run({ ...params, ...this.evalFeeds.feeds }, ['loss']);
       sum += Number(out.loss!.data[0]) * n;
       count += n;

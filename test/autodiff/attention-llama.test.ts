@@ -37,6 +37,8 @@ for (const a of [
   { name: 'attention MQA causal, S < T (end-aligned)', B: 1, S: 2, T: 4, nh: 2, nkv: 1, hd: 3, causal: true },
   { name: 'attention MHA non-causal + bias [1,nh,S,T]', B: 2, S: 2, T: 3, nh: 2, nkv: 2, hd: 2, causal: false, biasShape: [1, 2, 2, 3], scale: 0.7 },
   { name: 'attention GQA causal + bias [S,T] (rank 2)', B: 1, S: 3, T: 3, nh: 4, nkv: 2, hd: 2, causal: true, biasShape: [3, 3] },
+  // G = 1 takes the rank-4 path (no group axis)
+  { name: 'attention MHA causal, S < T + bias [B,1,S,T]', B: 2, S: 2, T: 3, nh: 3, nkv: 3, hd: 2, causal: true, biasShape: [2, 1, 2, 3] },
 ] as AttnCase[]) {
   const feeds: Record<string, HostTensor> = { q: u(1, [a.B, a.S, a.nh * a.hd]), k: u(2, [a.B, a.T, a.nkv * a.hd]), v: u(3, [a.B, a.T, a.nkv * a.hd]) };
   if (a.biasShape) feeds.bias = u(4, a.biasShape);

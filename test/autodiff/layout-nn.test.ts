@@ -133,3 +133,31 @@ test('cross_entropy gradient is softmax - onehot over non-ignored rows (hand che
   const got = toNumbers(Object.values(r)[0]!);
   [0.25, -0.25, 0, 0].forEach((e, i) => assert.ok(Math.abs(got[i]! - e) < 1e-15, `${got}`));
 });
+
+// --- LM head + cross entropy: the factored gradient (src/autodiff/util.ts factoredGrads) ----
+const headCase = (name: string, tied: boolean): GradCase => ({
+  name,
+  feeds: { x: u(41, [2, 3, 4]), w: u(42, [5, 4]), ids: i64([2, 3], [4, 0, 1, 1, 3, 2]), t: i64([6], [2, -100, 4, 0, 0, 3]) },
+  build: (g) => {
+    const x = g.input('x', 'float64', [2, 3, 4]);
+    const w = g.input('w', 'float64', [5, 4]);
+    const h = tied ? x.add(ir.gather(w, g.input('ids', 'int64', [2, 3]))) : x;
+    const logits = ir.reshape(ir.linear(h, w), [6, 5]);
+    return { loss: ir.crossEntropy(logits, g.input('t', 'int64', [6])).mul(1.3), wrt: [x, w] };
+  },
+});
+check(headCase('linear head -> reshape -> cross_entropy (factored), ignored row', false));
+check(headCase('tied embedding + linear head -> cross_entropy (factored)', true));
+
+test('LM head gradient through cross_entropy makes no dense [N, V] one-hot, subtraction or scaling', async () => {
+  const { backward } = await import('../../src/autodiff/index.ts');
+  const g = new ir.Graph();
+  const x = g.input('x', 'float32', [2, 3, 4]);
+  const w = g.input('w', 'float32', [50, 4]);
+  const loss = ir.crossEntropy(ir.reshape(ir.linear(x, w), [6, 50]), g.input('t', 'int64', [6]));
+  const grads = backward(loss, [x, w]);
+  const live = g.liveNodes(grads);
+  const wide = live.filter((n) => n.outputs.some((o) => o.shape.at(-1) === 50 && o.shape.length >= 2 && (o.shape[0] === 6 || o.shape[1] === 3)));
+  // the forward linear, log_softmax (CSE'd with the forward's), exp, reshapes: nothing else
+  assert.deepEqual([...new Set(wide.map((n) => n.op))].sort(), ['exp', 'linear', 'log_softmax', 'reshape']);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../../src/errors.ts';
 import { openGguf } from '../../src/formats/gguf/reader.ts';
@@ -144,6 +144,51 @@ test('GGUF writer honours a custom alignment and records general.alignment', asy
       await g.close();
     }
     await assert.rejects(writeGguf(join(dir, 'b.gguf'), { tensors: [{ name: 'q', type: 'Q4_0', shape: [2, 16], data: new Float32Array(32) }] }), /block size/);
+  });
+});
+
+test('GGUF writer streams lazy tensors: each source is read only after the ones before it are on disk', async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, 'lazy.gguf');
+    const values = [floats(64 * 32), floats(16 * 64), floats(7)];
+    const bytesOnDiskAtCall: number[] = [];
+    // The writer's temp file is the only other entry in the folder while it writes.
+    const written = async () => {
+      const tmp = (await readdir(dir)).filter((f) => f !== 'lazy.gguf');
+      assert.equal(tmp.length, 1);
+      return (await stat(join(dir, tmp[0]!))).size;
+    };
+    const lazy = (i: number) => async () => {
+      bytesOnDiskAtCall.push(await written());
+      return values[i]!;
+    };
+    await writeGguf(path, {
+      metadata: { 'general.architecture': 'llama' },
+      tensors: [
+        { name: 'a', type: 'Q4_0', shape: [64, 32], data: lazy(0) },
+        { name: 'b', type: 'Q8_0', shape: [16, 64], data: lazy(1) },
+        { name: 'c', type: 'F32', shape: [7], data: lazy(2) },
+      ],
+    });
+    const g = await openGguf(path);
+    try {
+      const a = g.tensors.get('a')!;
+      const b = g.tensors.get('b')!;
+      const c = g.tensors.get('c')!;
+      // Tensor i's source was called when the header and tensors 0..i-1 (padded) were written, not before.
+      assert.deepEqual(bytesOnDiskAtCall, [a.byteOffset, b.byteOffset, c.byteOffset]);
+      assert.ok(a.byteOffset >= g.dataOffset && b.byteOffset > a.byteOffset);
+      assert.deepEqual(await g.read('a'), quantizeQ4_0(values[0]!));
+      assert.deepEqual(await g.read('b'), quantizeQ8_0(values[1]!));
+      assert.deepEqual(await g.readF32('c'), values[2]);
+    } finally {
+      await g.close();
+    }
+    // A lazy source of the wrong size fails the write and leaves no file behind.
+    const bad = join(dir, 'bad.gguf');
+    await assert.rejects(writeGguf(bad, { tensors: [{ name: 'x', type: 'F32', shape: [4], data: async () => new Float32Array(3) }] }), /needs 4 values, got 3/);
+    await assert.rejects(writeGguf(bad, { tensors: [{ name: 'x', type: 'Q8_0', shape: [32], raw: async () => new Uint8Array(33) }] }), /needs 34 bytes, got 33/);
+    assert.deepEqual((await readdir(dir)).sort(), ['lazy.gguf']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../../src/errors.ts';
 import { openSafetensors, openSafetensorsIndex } from '../../src/formats/safetensors.ts';
@@ -85,6 +85,37 @@ test('writer refuses data whose size disagrees with the shape', async () => {
       /needs 16 bytes/,
     );
     assert.deepEqual(await readdir(dir), []);
+  });
+});
+
+test('safetensors writer streams lazy tensors in file order, each after the ones before it are on disk', async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, 'lazy.safetensors');
+    const a = Float32Array.from([1, 2, 3, 4]);
+    const b = Uint16Array.from([5, 6]);
+    const onDisk: Record<string, number> = {};
+    const lazy = (name: string, data: ArrayBufferView) => async () => {
+      const tmp = (await readdir(dir)).filter((f) => f !== 'lazy.safetensors');
+      assert.equal(tmp.length, 1);
+      onDisk[name] = (await stat(join(dir, tmp[0]!))).size;
+      return data;
+    };
+    await writeSafetensors(path, [
+      { name: 'b', dtype: 'F16', shape: [2], data: lazy('b', b) },
+      { name: 'a', dtype: 'F32', shape: [2, 2], data: lazy('a', a) },
+    ]);
+    const f = await openSafetensors(path);
+    try {
+      // F32 is laid out first (larger elements), so 'a' was fetched right after the header and 'b' after 'a'.
+      const headerEnd = (await stat(path)).size - a.byteLength - b.byteLength;
+      assert.deepEqual(onDisk, { a: headerEnd, b: headerEnd + a.byteLength });
+      assert.deepEqual(await f.read('a'), a);
+      assert.deepEqual(await f.read('b'), b);
+    } finally {
+      await f.close();
+    }
+    await assert.rejects(writeSafetensors(join(dir, 'bad.safetensors'), [{ name: 'x', dtype: 'F32', shape: [3], data: async () => new Float32Array(2) }]), /needs 12 bytes, data has 8/);
+    assert.deepEqual(await readdir(dir), ['lazy.safetensors']);
   });
 });
 

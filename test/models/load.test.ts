@@ -77,6 +77,26 @@ test('q8 and q4 on onnxruntime match the interpreter on the same quantized weigh
   }
 });
 
+test('q4/q8 keep the token embedding quantized; from a GGUF Q4_0/Q8_0 file it loads exactly', async (t) => {
+  const files = await writeTinyModel('llama', 5, 0.3);
+  const ids = [5, 80, 3, 17, 200, 40, 11, 7];
+  for (const [dtype, type] of [['q4', 'Q4_0'], ['q8', 'Q8_0']] as const) {
+    const gguf = await files.gguf(type);
+    // accuracy level 0 (float activations): any difference would come from the embedding rows.
+    const quant = await loadCausalLM(gguf, { dtype, cacheDir, threads: 1, accuracyLevel: 0 });
+    const float = await loadCausalLM(gguf, { dtype, cacheDir, threads: 1, accuracyLevel: 0, floatEmbeddings: true });
+    const [a] = await quant.createSession().forward([ids], { allLogits: true });
+    const [b] = await float.createSession().forward([ids], { allLogits: true });
+    let worst = 0;
+    for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxAbsDiff(a![i]!, b![i]!));
+    t.diagnostic(`${dtype}: quantized vs float32 embedding max |dlogit| = ${worst.toExponential(2)}`);
+    assert.ok(worst < 1e-5, `${dtype}: the quantized embedding changed the logits by ${worst}`);
+    // The estimate counts the table at 4/8 bits instead of 32.
+    assert.ok(quant.memory.weightBytes < float.memory.weightBytes, 'quantized embedding should lower the estimate');
+    for (const m of [quant, float]) await m.dispose();
+  }
+});
+
 test('unsupported model types fail before reading weights, listing the supported ones', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'slmkit-bad-'));
   mkdirSync(join(dir, 'm'));

@@ -18,14 +18,16 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'slmkit-cache-'));
 
-for (const kind of ['llama', 'phi'] as const) {
-  test(`${kind}: shared-buffer KV session equals the concat session`, async (t) => {
+// 'shared': the buffer is fed and fetched (updated in place by onnxruntime); 'append': it is only
+// fed, and the session writes the fetched new K/V into it.
+for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append']] as const) {
+  test(`${kind}: ${kvMode}-buffer KV session equals the concat session`, async (t) => {
     const files = await writeTinyModel(kind, 5, 0.1);
-    const shared = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1 });
+    const shared = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1, kvMode });
     const concat = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1, kvMode: 'concat' });
     const a = shared.createSession();
     const b = concat.createSession();
-    assert.ok(a instanceof SharedKvDecoderSession, 'default session uses the shared buffer');
+    assert.ok(a instanceof SharedKvDecoderSession, `${kvMode} mode uses the slot buffers`);
     assert.ok(!(b instanceof SharedKvDecoderSession));
     let worst = 0;
     const same = (x: Float32Array[][], y: Float32Array[][]) => {
@@ -56,8 +58,8 @@ for (const kind of ['llama', 'phi'] as const) {
     a.truncate(1, 0);
     b.truncate(1, 0);
     same(await a.forward([[11, 12]], { seqs: [1] }), await b.forward([[11, 12]], { seqs: [1] }));
-    t.diagnostic(`${kind}: max |shared - concat| = ${worst.toExponential(2)}`);
-    assert.ok(worst < 1e-5, `shared KV differs from concat by ${worst}`);
+    t.diagnostic(`${kind}: max |${kvMode} - concat| = ${worst.toExponential(2)}`);
+    assert.ok(worst < 1e-5, `${kvMode} KV differs from concat by ${worst}`);
     await assert.rejects(a.forward([[1000]]), /outside the vocabulary/);
     await shared.dispose();
     await concat.dispose();

@@ -73,7 +73,7 @@ async function runDecode(batch: number, steps: number[], mode: 'concat' | 'share
       const feeds: Record<string, HostTensor> = { x: rows(x, done, n), pos: positions(batch, done, n), past_k: k, past_v: v };
       let out: Record<string, HostTensor>;
       if (mode === 'shared') {
-        feeds[KV_PAST_LENGTH_INPUT] = { dtype: 'int32', shape: [], data: Int32Array.of(done) };
+        feeds[KV_PAST_LENGTH_INPUT] = { dtype: 'int32', shape: [batch], data: new Int32Array(batch).fill(done) };
         out = await cg.run(feeds, { y: null, present_k: k, present_v: v });
         // The present is the caller's buffer, updated in place.
         assert.equal(out.present_k, k);
@@ -104,7 +104,8 @@ test('lowering picks GroupQueryAttention and RotaryEmbedding for the decode bloc
     shared.inputs.map((i) => i.name),
     ['x', 'pos', 'past_k', 'past_v', KV_PAST_LENGTH_INPUT],
   );
-  // Present K/V have the buffer's dims in shared mode.
+  // One filled length per batch row; present K/V have the buffer's dims in shared mode.
+  assert.deepEqual(shared.inputs.find((i) => i.name === KV_PAST_LENGTH_INPUT)!.shape, ['batch']);
   assert.deepEqual(shared.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', NKV, 'past', HD]);
 });
 
@@ -145,4 +146,58 @@ test('shared KV mode refuses an attention that GQA cannot run, naming the op and
     () => lowerGraph(g, { kvMode: 'shared' }),
     (e: unknown) => e instanceof UnsupportedError && /op 'attention'/.test(e.message) && /test\/onnx\/kv-cache\.test\.ts:\d+/.test(e.message),
   );
+});
+
+/**
+ * Ragged batched decode in shared mode: each row of one buffer holds a sequence of its own
+ * length (prefilled alone, batch 1, into its row of the buffer), then single-token steps run
+ * for all rows at once with per-row kv_past_length; every step equals the full recompute of
+ * that row's own sequence.
+ */
+test('GQA shared KV: ragged batch decode (rows at different lengths) = per-row full recompute', async (t) => {
+  const B = 3;
+  const prompts = [5, 2, 9];
+  const steps = 4;
+  const cap = 16;
+  const cg = await compile(buildBlock(true), { cacheDir: h.cacheDir, threads: 1, params: PARAMS, kvMode: 'shared' });
+  try {
+    const xs = prompts.map((n, b) => randomUniform(700 + b, [1, n + steps, D], -1, 1, 'float32'));
+    const refs = await Promise.all(xs.map((x, b) => evaluate(buildBlock(false), { x, pos: positions(1, 0, prompts[b]! + steps) }, { params: PARAMS })));
+    const slot = NKV * cap * HD;
+    const k = f32([B, NKV, cap, HD], new Float32Array(B * slot));
+    const v = f32(k.shape, new Float32Array(B * slot));
+    const len = (n: number[]): HostTensor => ({ dtype: 'int32', shape: [n.length], data: Int32Array.from(n) });
+    let maxErr = 0;
+    // Prefill each row alone through views of its part of the batch buffer.
+    for (let b = 0; b < B; b++) {
+      const kb = f32([1, NKV, cap, HD], new Float32Array(0));
+      kb.data = (k.data as Float32Array).subarray(b * slot, (b + 1) * slot);
+      const vb = { ...kb, data: (v.data as Float32Array).subarray(b * slot, (b + 1) * slot) };
+      const out = await cg.run({ x: rows(xs[b]!, 0, prompts[b]!), pos: positions(1, 0, prompts[b]!), past_k: kb, past_v: vb, [KV_PAST_LENGTH_INPUT]: len([0]) }, { y: null, present_k: kb, present_v: vb });
+      const c = compareTensors(`prefill row ${b}`, out.y!, rows(refs[b]!.y!, 0, prompts[b]!));
+      maxErr = Math.max(maxErr, c.maxAbs / Math.max(1, c.maxRef));
+    }
+    for (let s = 0; s < steps; s++) {
+      const x = new Float32Array(B * D);
+      const pos = new BigInt64Array(B);
+      const past = prompts.map((n) => n + s);
+      for (let b = 0; b < B; b++) {
+        x.set((rows(xs[b]!, past[b]!, 1).data as Float32Array), b * D);
+        pos[b] = BigInt(past[b]!);
+      }
+      const out = await cg.run(
+        { x: f32([B, 1, D], x), pos: { dtype: 'int64', shape: [B, 1], data: pos }, past_k: k, past_v: v, [KV_PAST_LENGTH_INPUT]: len(past) },
+        { y: null, present_k: k, present_v: v },
+      );
+      for (let b = 0; b < B; b++) {
+        const got = f32([1, 1, D], (out.y!.data as Float32Array).subarray(b * D, (b + 1) * D));
+        const c = compareTensors(`step ${s} row ${b}`, got, rows(refs[b]!.y!, past[b]!, 1));
+        maxErr = Math.max(maxErr, c.maxAbs / Math.max(1, c.maxRef));
+      }
+    }
+    t.diagnostic(`ragged batch 3: max rel err ${maxErr.toExponential(2)}`);
+    assert.ok(maxErr <= TOL.float32, `${maxErr}`);
+  } finally {
+    await cg.dispose();
+  }
 });

@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { main } from '../../src/cli/main.ts';
 import { generate, generateText } from '../../src/generate/generate.ts';
@@ -190,5 +192,31 @@ test('without a chat template the documented fallback prompt is used', async () 
   } finally {
     await m.dispose();
     rmSync(plain.dir, { recursive: true, force: true });
+  }
+});
+
+test('slm serve shuts down on SIGTERM: the server closes, the model is disposed and the process exits by itself', async () => {
+  const bin = fileURLToPath(new URL('../../bin/slm.mjs', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'serve', files.folder, '--port', '0'], { env: { ...process.env, SLMKIT_CACHE: cacheDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const childUrl = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (d) => {
+        err += d;
+        const m = /model ready/.test(err) && /listening on (http:\/\/\S+)/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    assert.equal((await fetch(`${childUrl}/health`)).status, 200);
+    child.kill('SIGTERM');
+    // No process.exit in the CLI: the process ends only when nothing (server, sessions) is left.
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
+    assert.equal(code, 0, err);
+    assert.match(err, /shutting down[\s\S]*stopped \(model disposed\)/);
+    await assert.rejects(fetch(`${childUrl}/health`));
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
   }
 });

@@ -10,12 +10,16 @@ export interface ToyModelOptions extends Partial<ToySessionOptions> {
   /** Sessions created so far (tests inspect their forward calls). */
   sessions?: ToySession[];
   withChat?: boolean;
+  /** What the scripted model says (default REPLY). */
+  reply?: string;
+  /** ServedModel.chatStop. */
+  chatStop?: readonly string[];
 }
 
 export function toyModel(o: ToyModelOptions = {}): ServedModel & { sessions: ToySession[] } {
   const codec = new ToyCodec(['Hel', 'lo', ' wo', 'rld', '<|user|>', '<|assistant|>']);
   const sessions = o.sessions ?? [];
-  const { name, withChat, sessions: _s, ...sessionOpts } = o;
+  const { name, withChat, reply, chatStop, sessions: _s, ...sessionOpts } = o;
   const contextLength = o.maxContext ?? 1024;
   return {
     name: name ?? 'toy',
@@ -24,12 +28,13 @@ export function toyModel(o: ToyModelOptions = {}): ServedModel & { sessions: Toy
     contextLength,
     maxSequences: o.batchSize ?? 4,
     sessions,
+    chatStop,
     async createSession() {
       const s = new ToySession({
         vocabSize: codec.vocabSize,
         maxContext: contextLength,
         batchSize: 4,
-        script: codec.encode(REPLY, { addSpecialTokens: false }),
+        script: codec.encode(reply ?? REPLY, { addSpecialTokens: false }),
         ...sessionOpts,
       });
       sessions.push(s);

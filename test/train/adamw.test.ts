@@ -66,3 +66,27 @@ test('backward + adamw in one graph fits a tiny least-squares problem', async ()
   }
   assert.ok(losses.at(-1)! < 0.05 * losses[0]!, `loss ${losses[0]} -> ${losses.at(-1)}`);
 });
+
+test('adamwUpdate with gradScale (folded clip factor) equals AdamW on the scaled gradient', async () => {
+  const config: AdamWConfig = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.05 };
+  const shape = [3, 2];
+  const g = new ir.Graph();
+  const p = g.input('p', 'float64', shape);
+  const grad = g.input('g', 'float64', shape);
+  const m = g.input('m', 'float64', shape);
+  const v = g.input('v', 'float64', shape);
+  const s = g.input('s', 'float64', []);
+  const r = adamwUpdate(p, grad, m, v, adamwInputs(g, 'float64'), config, s);
+  g.setOutputs({ p2: r.param, m2: r.m, v2: r.v });
+
+  const ref = { p: toNumbers(randomUniform(4, shape)), m: toNumbers(randomUniform(5, shape, -0.1, 0.1)), v: toNumbers(randomUniform(6, shape, 0, 0.1)) };
+  const feeds = { p: hostTensor('float64', shape, ref.p), m: hostTensor('float64', shape, ref.m), v: hostTensor('float64', shape, ref.v) };
+  const gr = toNumbers(randomUniform(7, shape, -2, 2));
+  const scale = 0.37;
+  jsAdamW(ref.p, gr.map((x) => x * scale), ref.m, ref.v, 3, 0.01, config);
+  const out = await evaluate(g, { ...feeds, g: hostTensor('float64', shape, gr), s: hostTensor('float64', [], [scale]), ...adamwStepFeeds(3, 0.01, config, 'float64') });
+  for (const [k, want] of [['p2', ref.p], ['m2', ref.m], ['v2', ref.v]] as const) {
+    toNumbers(out[k]!).forEach((x, i) => assert.ok(Math.abs(x - want[i]!) <= 1e-14 * Math.max(1, Math.abs(want[i]!)), `${k}[${i}]: ${x} vs ${want[i]}`));
+  }
+  assert.throws(() => adamwUpdate(p, grad, m, v, adamwInputs(g, 'float64', 'bad'), config, grad), /gradScale/);
+});

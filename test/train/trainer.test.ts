@@ -12,6 +12,7 @@ import { listWeights, randomWeights } from '../../src/nn/init-store.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { IGNORE_INDEX } from '../../src/data/packing.ts';
 import { tinyModels } from '../models/tiny.ts';
+import type { CausalLMArch } from '../../src/models/causal-lm.ts';
 
 /** The same rows every step (or cycling through `batches`). */
 function fixedSource(batches: TokenBatch[]): BatchSource {
@@ -34,7 +35,7 @@ function randomBatch(rows: number, seqLen: number, vocab: number, seed: number):
   return { inputs, targets };
 }
 
-function options<C>(m: { arch: TrainerOptions<C>['arch']; config: C }, over: Partial<TrainerOptions<C>>): TrainerOptions<C> {
+function options<C>(m: { arch: CausalLMArch<C>; config: C }, over: Partial<TrainerOptions<C>>): TrainerOptions<C> {
   return {
     arch: m.arch,
     config: m.config,

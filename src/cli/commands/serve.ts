@@ -11,6 +11,9 @@ function intOption(name: string, v: unknown, fallback: number | undefined): numb
   return n;
 }
 
+/** How long requests in flight may finish after SIGINT/SIGTERM before they are cancelled. */
+const SHUTDOWN_GRACE_MS = 3000;
+
 const serve: Command = {
   name: 'serve',
   summary: 'serve a model over an OpenAI-compatible HTTP API',
@@ -37,24 +40,43 @@ const serve: Command = {
     const ctx = intOption('ctx', values.ctx, undefined);
     if (maxConcurrency < 1) throw new SlmError('INVALID_ARGUMENT', '--max-concurrency must be at least 1');
     const log = (line: string) => io.stderr.write(`${line}\n`);
+    // SIGTERM (docker stop, systemd) shuts down like SIGINT / the caller's signal does.
+    const stop = new AbortController();
+    const onStop = () => stop.abort();
+    if (io.signal.aborted) onStop();
+    else io.signal.addEventListener('abort', onStop, { once: true });
+    process.once('SIGTERM', onStop);
     // Listen first so /health can say 503 while the model loads.
-    const model = loadServedModel(path, { ctx: ctx ?? 4096, signal: io.signal });
-    const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log });
-    const { url } = await server.listen(port, host);
-    log(`slm serve: listening on ${url} (OpenAI base URL ${url}/v1)`);
+    const model = loadServedModel(path, { ctx: ctx ?? 4096, signal: stop.signal });
+    let modelDisposed = false;
+    const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {
-      await model;
+      const { url } = await server.listen(port, host);
+      log(`slm serve: listening on ${url} (OpenAI base URL ${url}/v1)`);
+      try {
+        await model;
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
       log(`slm serve: model ready`);
-    } catch (e) {
+      await new Promise<void>((resolve) => {
+        if (stop.signal.aborted) resolve();
+        else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      log('slm serve: shutting down');
+      // Requests in flight get a moment to finish; then the sessions, and the model's
+      // onnxruntime sessions, are released before the process exits.
       await server.close();
-      throw e;
+      modelDisposed = true;
+      await (await model).dispose();
+      log('slm serve: stopped (model disposed)');
+    } finally {
+      process.off('SIGTERM', onStop);
+      io.signal.removeEventListener('abort', onStop);
+      // Failed before shutdown (e.g. the port was taken): release the model once it has loaded.
+      if (!modelDisposed) void model.then((m) => m.dispose(), () => {});
     }
-    await new Promise<void>((resolve) => {
-      if (io.signal.aborted) resolve();
-      else io.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    log('slm serve: shutting down');
-    await server.close();
     return 0;
   },
 };

@@ -1,5 +1,6 @@
-// `slm train --config run.json [flags]`: trains a causal LM (from scratch or fine-tuning a
-// Hugging Face folder, optionally with LoRA). Every config key is documented in
+// `slm train --config run.json [flags]`: trains a model (from scratch or fine-tuning a
+// Hugging Face folder, optionally with LoRA) with one objective: causal-lm, ul2r or
+// span-corruption on decoders, mlm on roberta. Every config key is documented in
 // docs/train-config.md; flags override keys. Ctrl-C stops after the current step and writes a
 // checkpoint (`--resume` continues it).
 import { readFile } from 'node:fs/promises';
@@ -30,6 +31,11 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'number' | 'list
   'lora-alpha': { key: 'lora.alpha', kind: 'number' },
   'lora-dropout': { key: 'lora.dropout', kind: 'number' },
   'lora-targets': { key: 'lora.targetModules', kind: 'list' },
+  objective: { key: 'objective', kind: 'string' },
+  's-denoiser': { key: 'ul2r.sDenoiser', kind: 'string' },
+  'noise-density': { key: 'spanCorruption.noiseDensity', kind: 'number' },
+  'mean-span-length': { key: 'spanCorruption.meanSpanLength', kind: 'number' },
+  'mask-probability': { key: 'mlm.maskProbability', kind: 'number' },
 };
 
 /** Applies command-line flags over the config object (before validation, so errors name keys). */
@@ -40,10 +46,13 @@ export function applyTrainFlags(raw: Record<string, unknown>, values: Record<str
     if (v === undefined) continue;
     const s = String(v);
     const value = kind === 'number' ? (s.trim() === '' ? NaN : Number(s)) : kind === 'list' ? s.split(',').map((x) => x.trim()).filter(Boolean) : kind === 'json-or-path' && s.trim().startsWith('{') ? JSON.parse(s) : s;
-    if (key.startsWith('lora.')) {
-      const lora = (out.lora && typeof out.lora === 'object' ? { ...(out.lora as object) } : {}) as Record<string, unknown>;
-      lora[key.slice(5)] = value;
-      out.lora = lora;
+    const dot = key.indexOf('.');
+    if (dot > 0) {
+      // A nested key (lora.r, ul2r.sDenoiser, ...): merge into the config's object.
+      const group = key.slice(0, dot);
+      const obj = (out[group] && typeof out[group] === 'object' ? { ...(out[group] as object) } : {}) as Record<string, unknown>;
+      obj[key.slice(dot + 1)] = value;
+      out[group] = obj;
     } else out[key] = value;
   }
   const data = values.data as string[] | undefined;
@@ -56,7 +65,7 @@ export function applyTrainFlags(raw: Record<string, unknown>, values: Record<str
 
 const train: Command = {
   name: 'train',
-  summary: 'train or fine-tune a causal LM (llama, phi; full or LoRA) with checkpoints and resume',
+  summary: 'train or fine-tune a model (llama, phi: causal LM, UL2R, span corruption; roberta: masked LM) with checkpoints and resume',
   usage: '--config <run.json> [--data <path>]... [--out <dir>] [--steps <n>] [--lr <x>] [--resume] [--json] ...',
   allowPositionals: false,
   options: {
@@ -84,6 +93,11 @@ const train: Command = {
     'lora-alpha': { type: 'string', valueName: 'x', description: 'LoRA alpha' },
     'lora-dropout': { type: 'string', valueName: 'p', description: 'LoRA dropout' },
     'lora-targets': { type: 'string', valueName: 'a,b', description: 'LoRA target modules (e.g. q_proj,v_proj)' },
+    objective: { type: 'string', valueName: 'name', description: 'causal-lm | ul2r | span-corruption | mlm' },
+    's-denoiser': { type: 'string', valueName: 'suffix-25|random-split', description: 'ul2r: S-denoiser variant' },
+    'noise-density': { type: 'string', valueName: 'x', description: 'span-corruption: fraction of tokens hidden' },
+    'mean-span-length': { type: 'string', valueName: 'x', description: 'span-corruption: mean hidden span length' },
+    'mask-probability': { type: 'string', valueName: 'p', description: 'mlm: selection probability' },
     'no-progress': { type: 'boolean', description: 'no progress bar' },
     json: { type: 'boolean', description: 'print the final metrics as JSON on stdout' },
   },

@@ -1,5 +1,10 @@
 // GGUF v3 writer: arbitrary metadata plus tensors stored as F32, F16, Q8_0 or Q4_0 (from
 // float32 values) or any GGML type given as ready-made bytes. Written atomically.
+//
+// Streams: every tensor's byte size follows from its shape and type, so the header (with all
+// offsets) is written first and then each tensor is fetched, encoded, written and dropped in
+// turn. With lazy sources (`data`/`raw` given as functions) writing a multi-GB model holds
+// about one tensor in memory, not the whole model.
 import { SlmError } from '../../errors.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { f32ArrayToF16 } from '../half.ts';
@@ -20,10 +25,10 @@ export interface GgufTensorToWrite {
   shape: number[];
   /** GGML type to store. From `data`: F32, F16, Q8_0, Q4_0; from `raw`: any type. */
   type: string;
-  /** Float32 values, converted or quantized to `type`. */
-  data?: ArrayLike<number>;
-  /** The tensor's bytes already encoded in `type`. */
-  raw?: Uint8Array;
+  /** Float32 values, converted or quantized to `type`; a function is called when the tensor is written. */
+  data?: ArrayLike<number> | (() => Promise<ArrayLike<number>>);
+  /** The tensor's bytes already encoded in `type`; a function is called when the tensor is written. */
+  raw?: Uint8Array | (() => Promise<Uint8Array>);
 }
 
 /** A value with an explicit stored type (needed e.g. for FLOAT32 values that happen to be integers). */
@@ -53,7 +58,8 @@ export async function writeGguf(path: string, opts: GgufWriteOptions): Promise<v
     if (given !== undefined && v !== alignment) throw new SlmError('INVALID_ARGUMENT', `general.alignment ${String(v)} disagrees with alignment ${alignment}`);
     metadata['general.alignment'] = { type: 'UINT32', value: alignment };
   }
-  const encoded = (opts.tensors ?? []).map(encodeTensor);
+  // Shapes, types and eager data are checked before the file is created.
+  const encoded = (opts.tensors ?? []).map(planTensor);
   const names = new Set<string>();
   const h = new ByteBuilder();
   h.u32(GGUF_MAGIC);
@@ -75,22 +81,32 @@ export async function writeGguf(path: string, opts: GgufWriteOptions): Promise<v
     for (let d = t.shape.length - 1; d >= 0; d--) h.u64(BigInt(t.shape[d]));
     h.u32(GGML_TYPES_BY_NAME.get(t.type)!.id);
     h.u64(BigInt(offset));
-    offset = alignUp(offset + t.bytes.length, alignment);
+    offset = alignUp(offset + t.byteLength, alignment);
   }
   const header = h.finish();
   await writeFileAtomic(path, async (out) => {
     await out.write(header);
     await out.pad(alignUp(header.length, alignment) - header.length);
     for (const t of encoded) {
-      await out.write(t.bytes);
-      await out.pad(alignUp(t.bytes.length, alignment) - t.bytes.length);
+      const bytes = await encodeTensor(t);
+      await out.write(bytes);
+      await out.pad(alignUp(bytes.length, alignment) - bytes.length);
     }
   });
 }
 
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
-function encodeTensor(t: GgufTensorToWrite): { name: string; shape: number[]; type: string; bytes: Uint8Array } {
+interface PlannedTensor {
+  src: GgufTensorToWrite;
+  name: string;
+  shape: number[];
+  type: string;
+  numel: number;
+  byteLength: number;
+}
+
+function planTensor(t: GgufTensorToWrite): PlannedTensor {
   const info = GGML_TYPES_BY_NAME.get(t.type);
   if (!info) throw new SlmError('INVALID_ARGUMENT', `${t.name}: unknown GGML type ${t.type}`);
   if (t.shape.length > 4 || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -101,24 +117,43 @@ function encodeTensor(t: GgufTensorToWrite): { name: string; shape: number[]; ty
   if (rowLen % info.blockSize !== 0) {
     throw new SlmError('SHAPE_MISMATCH', `${t.name}: last dimension ${rowLen} is not a multiple of the ${t.type} block size ${info.blockSize}`);
   }
-  const byteLength = (numel / info.blockSize) * info.typeSize;
-  let bytes: Uint8Array;
-  if (t.raw) {
-    bytes = t.raw;
-  } else if (t.data) {
-    if (t.data.length !== numel) throw new SlmError('SHAPE_MISMATCH', `${t.name}: shape [${t.shape}] needs ${numel} values, got ${t.data.length}`);
-    switch (t.type) {
-      case 'F32': bytes = bytesOf(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data)); break;
-      case 'F16': bytes = bytesOf(f32ArrayToF16(t.data)); break;
-      case 'Q8_0': bytes = quantizeQ8_0(t.data); break;
-      case 'Q4_0': bytes = quantizeQ4_0(t.data); break;
-      default: throw new SlmError('UNSUPPORTED', `${t.name}: cannot encode ${t.type} from float values; pass raw bytes`);
-    }
-  } else {
-    throw new SlmError('INVALID_ARGUMENT', `${t.name}: give data or raw`);
+  if (t.raw === undefined && t.data === undefined) throw new SlmError('INVALID_ARGUMENT', `${t.name}: give data or raw`);
+  if (t.raw === undefined && !['F32', 'F16', 'Q8_0', 'Q4_0'].includes(t.type)) {
+    throw new SlmError('UNSUPPORTED', `${t.name}: cannot encode ${t.type} from float values; pass raw bytes`);
   }
-  if (bytes.length !== byteLength) throw new SlmError('SHAPE_MISMATCH', `${t.name}: ${t.type} [${t.shape}] needs ${byteLength} bytes, got ${bytes.length}`);
-  return { name: t.name, shape: t.shape, type: t.type, bytes };
+  const p = { src: t, name: t.name, shape: t.shape, type: t.type, numel, byteLength: (numel / info.blockSize) * info.typeSize };
+  if (typeof t.raw === 'object') checkRaw(p, t.raw);
+  else if (t.raw === undefined && typeof t.data === 'object') checkData(p, t.data);
+  return p;
+}
+
+function checkData(p: PlannedTensor, data: ArrayLike<number>): void {
+  if (data.length !== p.numel) throw new SlmError('SHAPE_MISMATCH', `${p.name}: shape [${p.shape}] needs ${p.numel} values, got ${data.length}`);
+}
+
+function checkRaw(p: PlannedTensor, raw: Uint8Array): void {
+  if (raw.length !== p.byteLength) throw new SlmError('SHAPE_MISMATCH', `${p.name}: ${p.type} [${p.shape}] needs ${p.byteLength} bytes, got ${raw.length}`);
+}
+
+/** The tensor's bytes in its GGML type (fetching a lazy source now). */
+async function encodeTensor(p: PlannedTensor): Promise<Uint8Array> {
+  const t = p.src;
+  if (t.raw !== undefined) {
+    const raw = typeof t.raw === 'function' ? await t.raw() : t.raw;
+    checkRaw(p, raw);
+    return raw;
+  }
+  const data = typeof t.data === 'function' ? await t.data() : t.data!;
+  checkData(p, data);
+  let bytes: Uint8Array;
+  switch (t.type) {
+    case 'F32': bytes = bytesOf(data instanceof Float32Array ? data : Float32Array.from(data)); break;
+    case 'F16': bytes = bytesOf(f32ArrayToF16(data)); break;
+    case 'Q8_0': bytes = quantizeQ8_0(data); break;
+    default: bytes = quantizeQ4_0(data); break;
+  }
+  checkRaw(p, bytes);
+  return bytes;
 }
 
 function isTyped(v: unknown): v is TypedGgufValue {

@@ -1,3 +1,3 @@
-export { compileSchema, validateValue, anyNode, UnsupportedSchemaError, type SchemaNode, type JsonKind } from './json-schema.ts';
+export { compileSchema, compileSchemaCached, validateValue, anyNode, UnsupportedSchemaError, type SchemaNode, type JsonKind } from './json-schema.ts';
 export { JsonPrefixRecognizer, type JsonPrefixState, type JsonPrefixLimits } from './json-prefix.ts';
 export { JsonSchemaConstraint, buildTokenTrie, tokenTexts, tokenTextFn, type TokenTrie } from './token-mask.ts';

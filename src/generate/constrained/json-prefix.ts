@@ -115,6 +115,19 @@ export class JsonPrefixRecognizer {
     return parts.join('|');
   }
 
+  /**
+   * True when every run of characters other than '"', '\\' and control characters is accepted
+   * from this state: inside a string value, or inside a key of an object that allows any key.
+   * Token masks then allow every "plain" token without walking it (token-mask.ts).
+   */
+  inPlainString(state: JsonPrefixState): boolean {
+    const f = state.stack?.frame;
+    if (!f) return false;
+    if (f.t === 'string') return !f.esc && f.hexLeft === 0;
+    if (f.t === 'key') return !f.esc && f.hexLeft === 0 && f.obj.additional !== false;
+    return false;
+  }
+
   /** The document is finished: nothing may follow. */
   isFinished(state: JsonPrefixState): boolean {
     return state.stack === null;

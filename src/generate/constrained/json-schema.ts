@@ -57,6 +57,29 @@ export function compileSchema(schema: unknown): SchemaNode {
   return node;
 }
 
+const compiledByText = new Map<string, SchemaNode>();
+const COMPILED_CACHE_SIZE = 64;
+
+/**
+ * compileSchema, returning the same SchemaNode object for the same schema text. Token masks are
+ * memoised by recogniser state, and states name schema nodes by identity, so requests that send
+ * the same schema share masks only when they share the compiled tree (token-mask.ts).
+ */
+export function compileSchemaCached(schema: unknown): SchemaNode {
+  const key = JSON.stringify(schema) ?? 'undefined';
+  const hit = compiledByText.get(key);
+  if (hit) {
+    // Refresh its place in the LRU order.
+    compiledByText.delete(key);
+    compiledByText.set(key, hit);
+    return hit;
+  }
+  const node = compileSchema(schema);
+  if (compiledByText.size >= COMPILED_CACHE_SIZE) compiledByText.delete(compiledByText.keys().next().value!);
+  compiledByText.set(key, node);
+  return node;
+}
+
 function compile(schema: unknown, path: string, unsupported: string[]): SchemaNode {
   if (schema === true || (isObject(schema) && Object.keys(schema).every((k) => ANNOTATIONS.has(k)))) return anyNode();
   if (!isObject(schema)) throw new UnsupportedSchemaError(`${path}: a schema must be an object or true`);

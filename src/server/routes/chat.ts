@@ -26,7 +26,10 @@ export async function chatCompletions(sc: ServerContext, body: unknown, clientSi
   const schema = schemaFor(req.response_format);
   const n = req.n ?? 1;
   const topLogprobs = req.logprobs ? req.top_logprobs ?? 0 : 0;
-  const jobs = Array.from({ length: n }, (_, i) => ({ promptIds, opts: samplingOptions(req, sc.model.vocabSize, i, maxTokens, topLogprobs) }));
+  // The model's own chat stops (the fallback format's "\nUser:") apply on top of the request's.
+  const requestStops = req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
+  const stop = sc.model.chatStop?.length ? [...requestStops, ...sc.model.chatStop] : req.stop;
+  const jobs = Array.from({ length: n }, (_, i) => ({ promptIds, opts: samplingOptions({ ...req, stop }, sc.model.vocabSize, i, maxTokens, topLogprobs) }));
   const fmt = new LogprobFormatter(sc.model.codec);
   const id = newId('chatcmpl');
   const created = nowSeconds();

@@ -5,7 +5,7 @@ import type { GenerateResult } from '../../generate/sequence-run.ts';
 import type { GenerationStep } from '../../generate/types.ts';
 import { ApiError } from '../api-error.ts';
 import { admit, requestSignal, timeoutError, type ServerContext } from '../context.ts';
-import { runJobs, type Job, type RunOptions } from '../engine.ts';
+import type { Job, RunOptions } from '../engine.ts';
 import { sseResponse, type SseWriter } from '../sse.ts';
 
 export const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
@@ -27,7 +27,7 @@ export async function executeOnce(
   try {
     const release = await admit(sc, rs.signal, rs.timedOut);
     try {
-      const results = await runJobs(sc.model, sc.pool, ex.jobs, { ...ex.run, signal: rs.signal, onStep });
+      const results = await sc.scheduler.run(ex.jobs, { ...ex.run, signal: rs.signal, onStep });
       if (rs.timedOut()) throw timeoutError(sc);
       return results;
     } finally {
@@ -60,7 +60,15 @@ export async function executeStream(
   return sseResponse(rs.abort, async (w) => {
     try {
       handlers.start(w);
-      const results = await runJobs(sc.model, sc.pool, ex.jobs, { ...ex.run, signal: rs.signal, onStep: (j, s) => handlers.step(w, j, s) });
+      const results = await sc.scheduler.run(ex.jobs, {
+        ...ex.run,
+        signal: rs.signal,
+        onStep: (j, s) => {
+          handlers.step(w, j, s);
+          // Back-pressure: a client that reads slowly pauses its own sequences, nobody else's.
+          return w.wait();
+        },
+      });
       if (rs.timedOut()) w.send(timeoutError(sc).toJSON());
       else if (!rs.signal.aborted) handlers.end(w, results);
     } catch (e) {
