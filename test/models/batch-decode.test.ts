@@ -43,10 +43,11 @@ async function oneByOne(s: DecoderSession, rows: number[][], seqs: number[]): Pr
   return out;
 }
 
-for (const kind of ['llama', 'phi'] as const) {
-  test(`${kind}: batched decode = one-by-one decode = interpreter (ragged, join, finish, truncate)`, async (t) => {
+// Both buffer modes: 'shared' (buffer fetched back whole) and 'append' (only new K/V fetched).
+for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append']] as const) {
+  test(`${kind}, ${kvMode} KV: batched decode = one-by-one decode = interpreter (ragged, join, finish, truncate)`, async (t) => {
     const files = await writeTinyModel(kind, 11, 0.3);
-    const ort = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1 });
+    const ort = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1, kvMode });
     const interp = await loadCausalLM(files.folder, { dtype: 'f32', backend: 'interpreter' });
     const batched = ort.createSession() as SharedKvDecoderSession;
     const single = ort.createSession() as SharedKvDecoderSession;
@@ -111,7 +112,7 @@ for (const kind of ['llama', 'phi'] as const) {
     await decode([0, 3, 1]);
     assert.equal(batched.runCount - before, 2, 'one run for the 128 bucket (seqs 0, 3), one for the 64 bucket');
     await decode([1]); // a single row runs alone
-    t.diagnostic(`${kind}: batched vs one-by-one max |dlogit| = ${vsSingle.toExponential(2)}, vs interpreter ${vsRef.toExponential(2)}`);
+    t.diagnostic(`${kind} ${kvMode}: batched vs one-by-one max |dlogit| = ${vsSingle.toExponential(2)}, vs interpreter ${vsRef.toExponential(2)}`);
     assert.ok(vsSingle < 1e-5, `batched differs from one-by-one by ${vsSingle}`);
     assert.ok(vsRef < 1e-4, `batched differs from the interpreter by ${vsRef}`);
     await ort.dispose();

@@ -1,7 +1,8 @@
 // GroupQueryAttention with a KV cache: prefill, then decode steps, must equal the reference
 // interpreter's full recompute over the whole sequence; in concat mode (present = past ++
-// new) and in shared-buffer mode (one preallocated buffer fed as past and fetched as present,
-// updated in place by onnxruntime).
+// new), in shared-buffer mode (one preallocated buffer fed as past and fetched as present,
+// updated in place by onnxruntime) and in append mode (the buffer is only fed; the graph
+// returns the new positions' K/V, which the caller writes into it).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { evaluate } from '../../src/interp/index.ts';
 import { compile, type CompileOptions } from '../../src/runtime/session.ts';
 import { lowerGraph, KV_PAST_LENGTH_INPUT } from '../../src/onnx/lower.ts';
 import { UnsupportedError } from '../../src/errors.ts';
+import { writeNewKv } from '../../src/models/decoder-session.ts';
 import { Harness, compareTensors, randomUniform, TOL } from './helpers.ts';
 
 const h = new Harness();
@@ -58,7 +60,7 @@ function rows(t: HostTensor, start: number, n: number): HostTensor {
 }
 
 /** Steps of a generation: token counts per run (the first is the prefill). */
-async function runDecode(batch: number, steps: number[], mode: 'concat' | 'shared', opts: CompileOptions = {}): Promise<number> {
+async function runDecode(batch: number, steps: number[], mode: 'concat' | 'shared' | 'append', opts: CompileOptions = {}): Promise<number> {
   const total = steps.reduce((a, b) => a + b, 0);
   const x = randomUniform(batch * 1000 + total, [batch, total, D], -1, 1, 'float32');
   const full = await evaluate(buildBlock(false), { x, pos: positions(batch, 0, total) }, { params: PARAMS });
@@ -67,7 +69,8 @@ async function runDecode(batch: number, steps: number[], mode: 'concat' | 'share
     let maxErr = 0;
     let done = 0;
     const capacity = 16;
-    let k: HostTensor = f32([batch, NKV, mode === 'shared' ? capacity : 0, HD], new Float32Array(mode === 'shared' ? batch * NKV * capacity * HD : 0));
+    const buffered = mode !== 'concat';
+    let k: HostTensor = f32([batch, NKV, buffered ? capacity : 0, HD], new Float32Array(buffered ? batch * NKV * capacity * HD : 0));
     let v: HostTensor = f32(k.shape, new Float32Array(k.data.length));
     for (const n of steps) {
       const feeds: Record<string, HostTensor> = { x: rows(x, done, n), pos: positions(batch, done, n), past_k: k, past_v: v };
@@ -78,6 +81,14 @@ async function runDecode(batch: number, steps: number[], mode: 'concat' | 'share
         // The present is the caller's buffer, updated in place.
         assert.equal(out.present_k, k);
         assert.equal(out.present_v, v);
+      } else if (mode === 'append') {
+        const past = new Int32Array(batch).fill(done);
+        feeds[KV_PAST_LENGTH_INPUT] = { dtype: 'int32', shape: [batch], data: past };
+        out = await cg.run(feeds, { y: null, present_k: null, present_v: null });
+        // Only the fed positions come back; the caller appends them to its buffer.
+        assert.deepEqual(out.present_k!.shape, [batch, n, NKV, HD]);
+        writeNewKv(k, out.present_k!, past);
+        writeNewKv(v, out.present_v!, past);
       } else {
         out = await cg.run(feeds);
         assert.deepEqual(out.present_k!.shape, [batch, NKV, done + n, HD]);
@@ -107,9 +118,14 @@ test('lowering picks GroupQueryAttention and RotaryEmbedding for the decode bloc
   // One filled length per batch row; present K/V have the buffer's dims in shared mode.
   assert.deepEqual(shared.inputs.find((i) => i.name === KV_PAST_LENGTH_INPUT)!.shape, ['batch']);
   assert.deepEqual(shared.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', NKV, 'past', HD]);
+  // Append mode: same inputs; present K/V are the fed positions only.
+  const append = lowerGraph(buildBlock(true), { kvMode: 'append' });
+  assert.deepEqual(append.inputs.map((i) => i.name), shared.inputs.map((i) => i.name));
+  assert.deepEqual(append.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', 'seq', NKV, HD]);
+  assert.deepEqual(append.outputs.find((o) => o.name === 'present_v')!.shape, ['batch', 'seq', NKV, HD]);
 });
 
-for (const mode of ['concat', 'shared'] as const) {
+for (const mode of ['concat', 'shared', 'append'] as const) {
   test(`GQA ${mode} KV: prefill 5 + 4 decode steps, batch 2 = full recompute`, async (t) => {
     const err = await runDecode(2, [5, 1, 1, 1, 1], mode);
     t.diagnostic(`${mode} batch 2: max rel err ${err.toExponential(2)}`);
@@ -154,12 +170,20 @@ test('shared KV mode refuses an attention that GQA cannot run, naming the op and
  * for all rows at once with per-row kv_past_length; every step equals the full recompute of
  * that row's own sequence.
  */
-test('GQA shared KV: ragged batch decode (rows at different lengths) = per-row full recompute', async (t) => {
+for (const mode of ['shared', 'append'] as const) test(`GQA ${mode} KV: ragged batch decode (rows at different lengths) = per-row full recompute`, async (t) => {
   const B = 3;
   const prompts = [5, 2, 9];
   const steps = 4;
   const cap = 16;
-  const cg = await compile(buildBlock(true), { cacheDir: h.cacheDir, threads: 1, params: PARAMS, kvMode: 'shared' });
+  const cg = await compile(buildBlock(true), { cacheDir: h.cacheDir, threads: 1, params: PARAMS, kvMode: mode });
+  // shared: the buffer is fetched as present (updated in place); append: only the new K/V are.
+  const run = async (feeds: Record<string, HostTensor>, kb: HostTensor, vb: HostTensor) => {
+    if (mode === 'shared') return cg.run(feeds, { y: null, present_k: kb, present_v: vb });
+    const out = await cg.run(feeds, { y: null, present_k: null, present_v: null });
+    writeNewKv(kb, out.present_k!, feeds[KV_PAST_LENGTH_INPUT]!.data as Int32Array);
+    writeNewKv(vb, out.present_v!, feeds[KV_PAST_LENGTH_INPUT]!.data as Int32Array);
+    return out;
+  };
   try {
     const xs = prompts.map((n, b) => randomUniform(700 + b, [1, n + steps, D], -1, 1, 'float32'));
     const refs = await Promise.all(xs.map((x, b) => evaluate(buildBlock(false), { x, pos: positions(1, 0, prompts[b]! + steps) }, { params: PARAMS })));
@@ -173,7 +197,7 @@ test('GQA shared KV: ragged batch decode (rows at different lengths) = per-row f
       const kb = f32([1, NKV, cap, HD], new Float32Array(0));
       kb.data = (k.data as Float32Array).subarray(b * slot, (b + 1) * slot);
       const vb = { ...kb, data: (v.data as Float32Array).subarray(b * slot, (b + 1) * slot) };
-      const out = await cg.run({ x: rows(xs[b]!, 0, prompts[b]!), pos: positions(1, 0, prompts[b]!), past_k: kb, past_v: vb, [KV_PAST_LENGTH_INPUT]: len([0]) }, { y: null, present_k: kb, present_v: vb });
+      const out = await run({ x: rows(xs[b]!, 0, prompts[b]!), pos: positions(1, 0, prompts[b]!), past_k: kb, past_v: vb, [KV_PAST_LENGTH_INPUT]: len([0]) }, kb, vb);
       const c = compareTensors(`prefill row ${b}`, out.y!, rows(refs[b]!.y!, 0, prompts[b]!));
       maxErr = Math.max(maxErr, c.maxAbs / Math.max(1, c.maxRef));
     }
@@ -185,17 +209,14 @@ test('GQA shared KV: ragged batch decode (rows at different lengths) = per-row f
         x.set((rows(xs[b]!, past[b]!, 1).data as Float32Array), b * D);
         pos[b] = BigInt(past[b]!);
       }
-      const out = await cg.run(
-        { x: f32([B, 1, D], x), pos: { dtype: 'int64', shape: [B, 1], data: pos }, past_k: k, past_v: v, [KV_PAST_LENGTH_INPUT]: len(past) },
-        { y: null, present_k: k, present_v: v },
-      );
+      const out = await run({ x: f32([B, 1, D], x), pos: { dtype: 'int64', shape: [B, 1], data: pos }, past_k: k, past_v: v, [KV_PAST_LENGTH_INPUT]: len(past) }, k, v);
       for (let b = 0; b < B; b++) {
         const got = f32([1, 1, D], (out.y!.data as Float32Array).subarray(b * D, (b + 1) * D));
         const c = compareTensors(`step ${s} row ${b}`, got, rows(refs[b]!.y!, past[b]!, 1));
         maxErr = Math.max(maxErr, c.maxAbs / Math.max(1, c.maxRef));
       }
     }
-    t.diagnostic(`ragged batch 3: max rel err ${maxErr.toExponential(2)}`);
+    t.diagnostic(`${mode} ragged batch 3: max rel err ${maxErr.toExponential(2)}`);
     assert.ok(maxErr <= TOL.float32, `${maxErr}`);
   } finally {
     await cg.dispose();

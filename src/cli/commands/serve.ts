@@ -22,7 +22,7 @@ const serve: Command = {
     host: { type: 'string', description: 'address to bind (env SLM_HOST); default 127.0.0.1', valueName: 'addr' },
     port: { type: 'string', description: 'port (env SLM_PORT); default 8080', valueName: 'n' },
     'api-key': { type: 'string', description: 'require Authorization: Bearer KEY (env SLM_API_KEY)', valueName: 'key' },
-    'max-concurrency': { type: 'string', description: 'requests generating at once; default 1', valueName: 'n' },
+    'max-concurrency': { type: 'string', description: 'requests generating at once (their tokens decode together in one batch); default 8', valueName: 'n' },
     'max-queue': { type: 'string', description: 'requests waiting before 429; default 64', valueName: 'n' },
     ctx: { type: 'string', description: 'context length (default: the model’s, capped at 4096)', valueName: 'n' },
   },
@@ -36,7 +36,7 @@ const serve: Command = {
     const host = (values.host as string | undefined) ?? env.SLM_HOST ?? '127.0.0.1';
     const port = intOption('port', values.port ?? env.SLM_PORT, 8080)!;
     const apiKey = (values['api-key'] as string | undefined) ?? env.SLM_API_KEY;
-    const maxConcurrency = intOption('max-concurrency', values['max-concurrency'], 1)!;
+    const maxConcurrency = intOption('max-concurrency', values['max-concurrency'], 8)!;
     const ctx = intOption('ctx', values.ctx, undefined);
     if (maxConcurrency < 1) throw new SlmError('INVALID_ARGUMENT', '--max-concurrency must be at least 1');
     const log = (line: string) => io.stderr.write(`${line}\n`);
