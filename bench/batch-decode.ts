@@ -11,11 +11,14 @@
 // keep them apart at the cost of one run per bucket.
 //
 //   node --import tsx bench/batch-decode.ts [--threads 2] [--steps 32] [--repeat 2]
-//        [--seqs 1,4,16] [--models default,stories15M] [--stories-dtype q4|q8|f32] [--long N] [--json]
+//        [--seqs 1,4,16] [--models default,stories15M] [--stories-dtype q4|q8|f32] [--long N]
+//        [--kv-modes shared,append] [--json]
+//
+// --kv-modes: the KV buffer modes to compare (loadCausalLM kvMode; default: its default).
 import { loadavg } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadCausalLM, type ModelDType } from '../src/models/load.ts';
+import { loadCausalLM, type LoadModelOptions, type ModelDType } from '../src/models/load.ts';
 import type { DecoderSession } from '../src/generate/types.ts';
 import { benchModelFile } from './decoder.ts';
 
@@ -31,6 +34,7 @@ const seqCounts = arg('seqs', '1,4,16').split(',').map(Number);
 const models = arg('models', 'default,stories15M').split(',');
 const storiesDType = arg('stories-dtype', 'q4') as ModelDType;
 const long = Number(arg('long', '0'));
+const kvModes = arg('kv-modes', 'default').split(',').map((m) => (m === 'default' ? undefined : (m as LoadModelOptions['kvMode'])));
 const json = process.argv.includes('--json');
 const log = (s: string) => process.stderr.write(s + '\n');
 const WARMUP = 3;
@@ -46,6 +50,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 interface Row {
   model: string;
   dtype: string;
+  kv_mode: string;
   seqs: number;
   mode: 'batched' | 'one-by-one';
   long_prompt: number;
@@ -125,8 +130,10 @@ for (const name of models) {
     dtype = storiesDType;
     path = await benchModelFile('stories15M', dtype === 'q4' ? 'Q4_0' : dtype === 'q8' ? 'Q8_0' : 'F32', log);
   } else throw new Error(`unknown model ${name} (default, stories15M)`);
-  const model = await loadCausalLM(path, { dtype, threads });
-  log(`${name} (${dtype}, ${model.parameterCount} params, ${threads} threads${long ? `, seq 0 prompt ${long} tokens` : ''})`);
+  for (const kvMode of kvModes) {
+  const kv = kvMode ?? 'default';
+  const model = await loadCausalLM(path, { dtype, threads, kvMode });
+  log(`${name} (${dtype}, kv ${kv}, ${model.parameterCount} params, ${threads} threads${long ? `, seq 0 prompt ${long} tokens` : ''})`);
   // Build the graphs (and fill the session cache) before timing.
   await measurePair(() => model.createSession(), model.vocabSize, 2);
   for (let r = 0; r < repeat; r++) {
@@ -135,22 +142,23 @@ for (const name of models) {
       const m = await measurePair(() => model.createSession(), model.vocabSize, n);
       const after = load();
       for (const [mode, x] of [['batched', m.batched], ['one-by-one', m.oneByOne]] as const) {
-        rows.push({ model: name, dtype, seqs: n, mode, long_prompt: long, tok_s: x.tokS, median_step_ms: x.medianMs, p10_step_ms: x.p10Ms, load_before: before, load_after: after });
+        rows.push({ model: name, dtype, kv_mode: kv, seqs: n, mode, long_prompt: long, tok_s: x.tokS, median_step_ms: x.medianMs, p10_step_ms: x.p10Ms, load_before: before, load_after: after });
         log(`  run ${r + 1}  ${String(n).padStart(2)} seqs  ${mode.padEnd(10)}  ${x.tokS.toFixed(1).padStart(7)} tok/s  median step ${x.medianMs.toFixed(2)} ms (p10 ${x.p10Ms.toFixed(2)})  load ${before} -> ${after}`);
       }
     }
   }
   await model.dispose();
+  }
 }
 
 if (json) console.log(JSON.stringify(rows, null, 1));
 else {
-  console.log('| model | seqs | mode | decode tok/s (runs) | median ms/step | p10 ms/step | tok/s at p10 | load avg (1/5/15 min) before first run |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  const keys = [...new Set(rows.map((r) => `${r.model}|${r.dtype}|${r.seqs}|${r.mode}`))];
+  console.log('| model | kv | seqs | mode | decode tok/s (runs) | median ms/step | p10 ms/step | tok/s at p10 | load avg (1/5/15 min) before first run |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const keys = [...new Set(rows.map((r) => `${r.model}|${r.dtype}|${r.kv_mode}|${r.seqs}|${r.mode}`))];
   for (const k of keys) {
-    const rs = rows.filter((r) => `${r.model}|${r.dtype}|${r.seqs}|${r.mode}` === k);
-    const [model, dtype, seqs, mode] = k.split('|');
-    console.log(`| ${model} ${dtype} | ${seqs} | ${mode} | ${rs.map((r) => r.tok_s.toFixed(1)).join(' / ')} | ${rs.map((r) => r.median_step_ms.toFixed(2)).join(' / ')} | ${rs.map((r) => r.p10_step_ms.toFixed(2)).join(' / ')} | ${rs.map((r) => ((Number(seqs) * 1000) / r.p10_step_ms).toFixed(0)).join(' / ')} | ${rs[0]!.load_before} |`);
+    const rs = rows.filter((r) => `${r.model}|${r.dtype}|${r.kv_mode}|${r.seqs}|${r.mode}` === k);
+    const [model, dtype, kv, seqs, mode] = k.split('|');
+    console.log(`| ${model} ${dtype} | ${kv} | ${seqs} | ${mode} | ${rs.map((r) => r.tok_s.toFixed(1)).join(' / ')} | ${rs.map((r) => r.median_step_ms.toFixed(2)).join(' / ')} | ${rs.map((r) => r.p10_step_ms.toFixed(2)).join(' / ')} | ${rs.map((r) => ((Number(seqs) * 1000) / r.p10_step_ms).toFixed(0)).join(' / ')} | ${rs[0]!.load_before} |`);
   }
 }

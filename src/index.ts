@@ -13,6 +13,7 @@ export { loadCausalLM, CausalLM, type LoadModelOptions, type ModelDType } from '
 export { saveHfFolder, saveGguf, ggufTokenizerMetadata, type GgufWeightType } from './models/save.ts';
 export { CAUSAL_LM_ARCHS, causalLMArch } from './models/registry.ts';
 export type { CausalLMArch, DecoderGraphOptions } from './models/causal-lm.ts';
+export { roberta, buildMaskedLMGraph, maskedLMGraph, openMaskedLM, type RobertaConfig, type MaskedLMArch } from './models/roberta.ts';
 
 // Generation, sampling, constrained decoding.
 export * from './generate/index.ts';
@@ -33,6 +34,8 @@ export * as data from './data/index.ts';
 export { runTraining } from './train/run.ts';
 export { Trainer } from './train/trainer.ts';
 export { TrainConfigSchema, type TrainConfig } from './train/config.ts';
+export { causalLMObjective, type TrainObjective } from './train/objective.ts';
+export { ul2rObjective, spanCorruptionObjective, mlmObjective, prefixLMObjective } from './train/objectives/index.ts';
 
 // Serving and the client side of the same protocol.
 export { createServer, loadServedModel, type ServedModel } from './server/index.ts';

@@ -50,7 +50,7 @@ export interface SharedRunners {
    * present holds the fed positions' K/V [rows, seq, kvHeads, headDim], which the session
    * writes into the buffer). Default 'shared'.
    */
-  kvMode?: 'shared' | 'append';
+  kvMode?: 'shared' | 'append' | 'append-ops';
 }
 
 interface SeqCache {
@@ -316,7 +316,7 @@ export class SharedKvDecoderSession implements DecoderSession {
    */
   private async run(runner: GraphRunner, store: SlotKvStore, first: number, count: number, feeds: Record<string, HostTensor>, past: Int32Array, signal?: AbortSignal): Promise<HostTensor> {
     const kv = store.views(first, count);
-    const append = this.runners.kvMode === 'append';
+    const append = this.runners.kvMode === 'append' || this.runners.kvMode === 'append-ops';
     const fetches: Record<string, HostTensor | null> = { logits: null };
     for (let l = 0; l < this.kv.layers; l++) {
       feeds[`past_key.${l}`] = kv.k[l]!;

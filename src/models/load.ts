@@ -44,7 +44,7 @@ export interface LoadModelOptions {
   /** MatMulNBits accuracy level for q4/q8: 4 (int8 activations, fast; default) or 0 (exact). */
   accuracyLevel?: 0 | 4;
   /** onnxruntime KV cache: 'shared' (default; in-place buffers sized to the context in use), 'append' (same buffers, only the new K/V fetched) or 'concat'. */
-  kvMode?: 'shared' | 'append' | 'concat';
+  kvMode?: 'shared' | 'append' | 'append-ops' | 'concat';
   /** Keep the token embedding float32 under q4/q8 (default: quantized like the linears; a GGUF Q4_0/Q8_0 table loads exactly). */
   floatEmbeddings?: boolean;
   signal?: AbortSignal;
@@ -246,7 +246,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
     const accuracyLevel = opts.accuracyLevel ?? 4;
     const version = await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel);
     // (The embedding's form is part of the lowered graph, hence of the cache key, already.)
-    const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
+    const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'append-ops' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
       const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, o), {
         kvMode,
         threads: opts.threads,

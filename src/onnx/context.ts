@@ -35,7 +35,7 @@ export interface LowerOptions {
   fused?: boolean;
 }
 
-export type KvMode = 'concat' | 'shared' | 'append';
+export type KvMode = 'concat' | 'shared' | 'append' | 'append-ops';
 
 /** Name of the extra graph input that the buffer KV modes (shared, append) add. */
 export const KV_PAST_LENGTH_INPUT = 'kv_past_length';

@@ -58,19 +58,21 @@ function parts(node: { inputs: (Tensor | null)[]; attrs: Record<string, unknown>
 
 const attention: LowerFn = (ctx, node) => {
   const p = parts(node);
+  const mode = ctx.opts.kvMode;
   const gqaFits = ctx.opts.fused && p.pastK !== null && p.causal && p.bias === null && computeDType(p.q.dtype) === 'float32';
-  const bufferMode = ctx.opts.kvMode === 'shared' || ctx.opts.kvMode === 'append';
-  if (bufferMode && p.pastK) {
-    if (!gqaFits) {
-      throw new UnsupportedError(
-        `${ctx.opts.kvMode}-buffer KV mode needs GroupQueryAttention (float32, causal, no bias, fused ops on); use kvMode concat for this graph`,
-      );
+  if (mode !== 'concat' && p.pastK) {
+    // 'append-ops' is built from standard ops plus com.microsoft FusedMatMul (float32).
+    const fits = mode === 'append-ops' ? p.causal && p.bias === null && computeDType(p.q.dtype) === 'float32' : gqaFits;
+    if (!fits) {
+      const needs = mode === 'append-ops' ? 'float32, causal, no bias' : 'GroupQueryAttention (float32, causal, no bias, fused ops on)';
+      throw new UnsupportedError(`${mode}-buffer KV mode needs ${needs}; use kvMode concat for this graph`);
     }
     for (const t of node.outputs.slice(1)) {
-      if (!ctx.graphOutputs.has(t)) throw new UnsupportedError(`${ctx.opts.kvMode}-buffer KV mode needs the present K/V to be graph outputs`);
+      if (!ctx.graphOutputs.has(t)) throw new UnsupportedError(`${mode}-buffer KV mode needs the present K/V to be graph outputs`);
     }
   }
-  if (gqaFits) groupQueryAttention(ctx, node.outputs, p);
+  if (mode === 'append-ops' && p.pastK) bufferAttention(ctx, node.outputs, p);
+  else if (gqaFits) groupQueryAttention(ctx, node.outputs, p);
   else standardAttention(ctx, node.outputs, p);
 };
 
@@ -176,6 +178,68 @@ function standardAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts): 
   const ctxh = ctx.op('MatMul', [probs, vr]); // [B, nh, S, hd]
   const merged = ctx.op('Transpose', [ctxh], { perm: INTS([0, 2, 1, 3]) });
   ctx.bind(outs[0]!, ctx.op('Reshape', [merged, ctx.i64([0, 0, nh * hd])], {}, { output: ctx.out(outs[0]!) }));
+}
+
+/** Masks shared by all layers of one graph: additive [B, 1, G*S, C+S] (0 keep, -inf drop). */
+const bufferMasks = new WeakMap<LoweringContext, Map<string, string>>();
+
+/**
+ * Attention over a fixed-capacity past buffer input (never copied) plus the fed positions:
+ * scores = [Q·Kpast^T | Q·Knew^T], past columns j >= kv_past_length[b] and future new columns
+ * masked out, then P·[Vpast; Vnew]. Grouped query heads are folded into the rows of one GEMM
+ * per (batch, kv head): Q [B, kvH, G*S, D] against K [B, kvH, C, D] with transB (no repeat,
+ * no transposed copy of K).
+ */
+function bufferAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts): void {
+  const { numHeads: nh, numKvHeads: nkv, headDim: hd } = p;
+  const G = nh / nkv;
+  if (!ctx.extraInputs.has(KV_PAST_LENGTH_INPUT)) ctx.extraInputs.set(KV_PAST_LENGTH_INPUT, { dtype: 'int32', shape: [p.q.shape[0]!] });
+  const pastK = ctx.value(p.pastK!);
+  const pastV = ctx.value(p.pastV!);
+  const k = ctx.value(p.k);
+  const v = ctx.value(p.v);
+  // Q [B, S, nh*D] -> [B, nkv, G, S, D] -> [B, nkv, G*S, D]
+  const q5 = ctx.op('Transpose', [ctx.op('Reshape', [ctx.value(p.q), ctx.i64([0, 0, nkv, G, hd])])], { perm: INTS([0, 2, 3, 1, 4]) });
+  const q = ctx.op('Reshape', [q5, ctx.i64([0, nkv, -1, hd])]);
+  const split = ctx.i64([0, 0, nkv, hd]);
+  const newK4 = ctx.op('Reshape', [k, split], {}, { output: ctx.out(outs[1]!) }); // [B, S, nkv, D]
+  const newV4 = ctx.op('Reshape', [v, split], {}, { output: ctx.out(outs[2]!) });
+  ctx.bind(outs[1]!, newK4);
+  ctx.bind(outs[2]!, newV4);
+  const [b, sq] = p.k.shape;
+  ctx.outputDims.set(outs[1]!, [b!, sq!, nkv, hd]);
+  ctx.outputDims.set(outs[2]!, [b!, sq!, nkv, hd]);
+  const newK = ctx.op('Transpose', [newK4], { perm: INTS([0, 2, 1, 3]) }); // [B, nkv, S, D]
+  const newV = ctx.op('Transpose', [newV4], { perm: INTS([0, 2, 1, 3]) });
+  const mm = (a: string, bb: string) => ctx.op('FusedMatMul', [a, bb], { alpha: F(p.scale), transA: I(0), transB: I(1) }, { domain: 'com.microsoft' });
+  const scores = ctx.op('Concat', [mm(q, pastK), mm(q, newK)], { axis: I(-1) }); // [B, nkv, G*S, C+S]
+  let cache = bufferMasks.get(ctx);
+  if (!cache) bufferMasks.set(ctx, (cache = new Map()));
+  let mask = cache.get(`${G}`);
+  if (!mask) {
+    const zero = ctx.scalar(0, 'int64');
+    const one = ctx.scalar(1, 'int64');
+    const cap = ctx.scalarDimOf(pastK, 2);
+    const sLen = ctx.scalarDimOf(k, 1);
+    const past = ctx.op('Cast', [KV_PAST_LENGTH_INPUT], { to: I(OnnxDataType.INT64) }); // [B]
+    const pastOk = ctx.op('Less', [ctx.op('Range', [zero, cap, one]), ctx.op('Unsqueeze', [past, ctx.i64([1])])]); // [B, C]
+    const si = ctx.op('Range', [zero, sLen, one]);
+    const causal = ctx.op('LessOrEqual', [si, ctx.op('Unsqueeze', [si, ctx.i64([1])])]); // [S, S]: key t <= query s
+    const rowsGS = ctx.op('Tile', [causal, ctx.i64([G, 1])]); // [G*S, S]
+    const gs = ctx.dimOf(rowsGS, 0);
+    const bDim = ctx.dimOf(past, 0);
+    const pastM = ctx.op('Expand', [ctx.op('Unsqueeze', [pastOk, ctx.i64([1, 2])]), ctx.op('Concat', [bDim, ctx.i64([1]), gs, ctx.dimOf(pastK, 2)], { axis: I(0) })]);
+    const newM = ctx.op('Expand', [ctx.op('Unsqueeze', [rowsGS, ctx.i64([0, 1])]), ctx.op('Concat', [bDim, ctx.i64([1]), gs, ctx.dimOf(k, 1)], { axis: I(0) })]);
+    const keep = ctx.op('Concat', [pastM, newM], { axis: I(-1) });
+    mask = ctx.op('Where', [keep, ctx.scalar(0, 'float32'), ctx.scalar(-Infinity, 'float32')]);
+    cache.set(`${G}`, mask);
+  }
+  const probs = ctx.op('Softmax', [ctx.op('Add', [scores, mask])], { axis: I(-1) });
+  const sizes = ctx.op('Concat', [ctx.dimOf(pastK, 2), ctx.dimOf(k, 1)], { axis: I(0) });
+  const [pPast, pNew] = ctx.emit('Split', [probs, sizes], { axis: I(-1) }, { outputs: 2 });
+  const o = ctx.op('Add', [ctx.op('MatMul', [pPast!, pastV]), ctx.op('MatMul', [pNew!, newV])]); // [B, nkv, G*S, D]
+  const o5 = ctx.op('Transpose', [ctx.op('Reshape', [o, ctx.i64([0, nkv, G, -1, hd])])], { perm: INTS([0, 3, 1, 2, 4]) }); // [B, S, nkv, G, D]
+  ctx.bind(outs[0]!, ctx.op('Reshape', [o5, ctx.i64([0, 0, nh * hd])], {}, { output: ctx.out(outs[0]!) }));
 }
 
 export const ATTENTION: Record<string, LowerFn> = { attention };

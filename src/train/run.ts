@@ -26,6 +26,7 @@ import { readMetrics, type StepMetrics } from './metrics.ts';
 import { lossCurveSvg } from './svg.ts';
 import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
 import { checkObjectiveArch, objectiveData, objectiveTokens, streamBos } from './objectives/index.ts';
+import { resizedVocabStore } from './resize-vocab.ts';
 import { requireDecoder } from './objective.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
 
@@ -74,8 +75,9 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
   // Objective vs architecture first: a mismatch is reported before tokens or weights matter.
   const declaredType = cfg.model ? (await openModelFolder(cfg.model)).modelType : (await readInit(cfg.init!)).json.model_type ?? defaultType;
   checkObjectiveArch(cfg.objective, modelArch(declaredType, cfg.model ? join(cfg.model, 'config.json') : 'init'));
-  // The objective's special tokens (mode tokens, sentinels, mask): added when training from scratch.
-  const tokens = objectiveTokens(cfg, await loadTokenizer(tokPath), { add: cfg.init !== undefined, source: tokPath });
+  // The objective's special tokens (mode tokens, sentinels, mask): added to the tokenizer when
+  // missing; a fine-tuned model's vocabulary then grows to match (below).
+  const tokens = objectiveTokens(cfg, await loadTokenizer(tokPath), { add: true, source: tokPath });
   const tok = tokens.tok;
   if (tokens.added.length) log(`added ${tokens.added.length} special token(s) to the tokenizer for objective ${cfg.objective}: ${tokens.added.slice(0, 5).join(' ')}${tokens.added.length > 5 ? ' ...' : ''}`);
 
@@ -87,9 +89,19 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
   if (cfg.model) {
     const folder = await openModelFolder(cfg.model);
     arch = modelArch(folder.modelType, join(cfg.model, 'config.json'));
-    config = arch.parseConfig(folder.config, join(cfg.model, 'config.json'));
+    const configFile = join(cfg.model, 'config.json');
+    config = arch.parseConfig(folder.config, configFile);
     checkpoint = await folder.openWeights();
     base = new CheckpointStore(checkpoint);
+    if (tokens.added.length && tok.vocabSize > arch.vocabSize(config)) {
+      if (cfg.lora) {
+        throw new SlmError('INVALID_ARGUMENT', `${cfg.model}: objective ${cfg.objective} adds ${tokens.added.length} token(s) the model has no embedding rows for, and LoRA keeps the embeddings frozen; train without lora (or use a tokenizer that has the tokens)`);
+      }
+      const grown = arch.parseConfig({ ...folder.config, vocab_size: tok.vocabSize }, configFile);
+      base = resizedVocabStore(base, weightShapes(arch, config), weightShapes(arch, grown));
+      log(`vocabulary ${arch.vocabSize(config)} -> ${tok.vocabSize}: new embedding rows start at the mean of the existing rows`);
+      config = grown;
+    }
   } else {
     const { json, file } = await readInit(cfg.init!);
     json.vocab_size ??= tok.vocabSize;

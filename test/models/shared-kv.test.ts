@@ -20,7 +20,7 @@ const cacheDir = mkdtempSync(join(tmpdir(), 'slmkit-cache-'));
 
 // 'shared': the buffer is fed and fetched (updated in place by onnxruntime); 'append': it is only
 // fed, and the session writes the fetched new K/V into it.
-for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append']] as const) {
+for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append'], ['llama', 'append-ops']] as const) {
   test(`${kind}: ${kvMode}-buffer KV session equals the concat session`, async (t) => {
     const files = await writeTinyModel(kind, 5, 0.1);
     const shared = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1, kvMode });

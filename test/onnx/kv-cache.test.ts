@@ -60,7 +60,7 @@ function rows(t: HostTensor, start: number, n: number): HostTensor {
 }
 
 /** Steps of a generation: token counts per run (the first is the prefill). */
-async function runDecode(batch: number, steps: number[], mode: 'concat' | 'shared' | 'append', opts: CompileOptions = {}): Promise<number> {
+async function runDecode(batch: number, steps: number[], mode: 'concat' | 'shared' | 'append' | 'append-ops', opts: CompileOptions = {}): Promise<number> {
   const total = steps.reduce((a, b) => a + b, 0);
   const x = randomUniform(batch * 1000 + total, [batch, total, D], -1, 1, 'float32');
   const full = await evaluate(buildBlock(false), { x, pos: positions(batch, 0, total) }, { params: PARAMS });
@@ -81,7 +81,7 @@ async function runDecode(batch: number, steps: number[], mode: 'concat' | 'share
         // The present is the caller's buffer, updated in place.
         assert.equal(out.present_k, k);
         assert.equal(out.present_v, v);
-      } else if (mode === 'append') {
+      } else if (mode === 'append' || mode === 'append-ops') {
         const past = new Int32Array(batch).fill(done);
         feeds[KV_PAST_LENGTH_INPUT] = { dtype: 'int32', shape: [batch], data: past };
         out = await cg.run(feeds, { y: null, present_k: null, present_v: null });
@@ -125,7 +125,7 @@ test('lowering picks GroupQueryAttention and RotaryEmbedding for the decode bloc
   assert.deepEqual(append.outputs.find((o) => o.name === 'present_v')!.shape, ['batch', 'seq', NKV, HD]);
 });
 
-for (const mode of ['concat', 'shared', 'append'] as const) {
+for (const mode of ['concat', 'shared', 'append', 'append-ops'] as const) {
   test(`GQA ${mode} KV: prefill 5 + 4 decode steps, batch 2 = full recompute`, async (t) => {
     const err = await runDecode(2, [5, 1, 1, 1, 1], mode);
     t.diagnostic(`${mode} batch 2: max rel err ${err.toExponential(2)}`);
@@ -170,7 +170,7 @@ test('shared KV mode refuses an attention that GQA cannot run, naming the op and
  * for all rows at once with per-row kv_past_length; every step equals the full recompute of
  * that row's own sequence.
  */
-for (const mode of ['shared', 'append'] as const) test(`GQA ${mode} KV: ragged batch decode (rows at different lengths) = per-row full recompute`, async (t) => {
+for (const mode of ['shared', 'append', 'append-ops'] as const) test(`GQA ${mode} KV: ragged batch decode (rows at different lengths) = per-row full recompute`, async (t) => {
   const B = 3;
   const prompts = [5, 2, 9];
   const steps = 4;

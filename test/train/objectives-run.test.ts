@@ -1,6 +1,6 @@
 // Whole `slm train` runs with the new objectives on the fixture corpus: a ul2r run interrupted
 // and resumed repeats the uninterrupted one bit for bit; the special tokens are added when
-// training from scratch and required when fine-tuning; a roberta trained with mlm is written
+// training from scratch and grow a fine-tuned model's vocabulary; a roberta trained with mlm is written
 // as a Hugging Face folder that reloads (strict tensor check) and reproduces the run's
 // held-out loss; decoders and encoders refuse the wrong objective.
 import { test } from 'node:test';
@@ -46,13 +46,58 @@ test('ul2r: resume after an interruption repeats the uninterrupted run bit for b
   // Resuming under another objective is refused (the trajectory settings differ).
   await assert.rejects(runTraining(runConfig(f, join(f.dir, 'cut'), { objective: 'span-corruption', seqLen: 24, resume: true, steps: 8 })), /settings changed \(objective/);
 
-  // Fine-tuning: the tokens must already be there.
+  // Fine-tuning with a tokenizer that has the tokens: nothing to add.
   const model = join(f.dir, 'whole');
-  const ft = (over: Parameters<typeof runConfig>[2]) => runTraining(runConfig(f, join(f.dir, `ft-${Math.random()}`), { init: undefined, model, steps: 1, evalEvery: 0, seqLen: 24, ...over }));
-  await assert.rejects(ft({ objective: 'ul2r', tokenizer: f.tokDir }), (e: unknown) => e instanceof SlmError && /objective ul2r needs the tokens \[NLU\] \[S2S\] \[NLG\] <extra_id_0>/.test(e.message));
+  const ft = (over: Parameters<typeof runConfig>[2], out = join(f.dir, `ft-${Math.random()}`)) => runTraining(runConfig(f, out, { init: undefined, model, steps: 1, evalEvery: 0, seqLen: 24, ...over }));
   await assert.rejects(ft({ objective: 'mlm', tokenizer: model }), (e: unknown) => e instanceof SlmError && /mlm needs a bidirectional encoder/.test(e.message));
   const ok = await ft({ objective: 'span-corruption', tokenizer: model });
   assert.equal(ok.step, 1);
+});
+
+test('ul2r continued training of a causal LM whose tokenizer lacks the mode tokens: the vocabulary grows, old rows are kept, new rows start at the mean', async () => {
+  const f = await makeFixture();
+  const base = join(f.dir, 'base');
+  await runTraining(runConfig(f, base, { steps: 2, evalEvery: 0, seqLen: 24 }));
+  const baseCfg = JSON.parse(readFileSync(join(base, 'config.json'), 'utf8')) as { vocab_size: number; tie_word_embeddings?: boolean };
+  const out = join(f.dir, 'ul2r-ft');
+  // lr 1e-30: one AdamW step moves no float32 weight, so the saved rows are what training started from.
+  const r = await runTraining(runConfig(f, out, { init: undefined, model: base, objective: 'ul2r', steps: 1, evalEvery: 0, seqLen: 24, lr: 1e-30, warmupSteps: 0 }));
+  assert.equal(r.step, 1);
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { vocab_size: number };
+  const tok = await loadTokenizer(out);
+  assert.ok(tok.tokenToId('[S2S]')! >= baseCfg.vocab_size, 'mode tokens got new ids');
+  assert.equal(cfg.vocab_size, tok.vocabSize, 'vocab_size grew to the tokenizer');
+  assert.ok(cfg.vocab_size > baseCfg.vocab_size);
+  const [a, b] = [await openSafetensors(join(base, 'model.safetensors')), await openSafetensors(join(out, 'model.safetensors'))];
+  const name = 'model.embed_tokens.weight';
+  const before = await a.readF32(name);
+  const after = await b.readF32(name);
+  const hidden = before.length / baseCfg.vocab_size;
+  assert.equal(after.length, cfg.vocab_size * hidden);
+  assert.deepEqual(after.subarray(0, before.length), before, 'existing rows unchanged');
+  for (let j = 0; j < hidden; j++) {
+    let mean = 0;
+    for (let r = 0; r < baseCfg.vocab_size; r++) mean += before[r * hidden + j]!;
+    mean /= baseCfg.vocab_size;
+    for (let r = baseCfg.vocab_size; r < cfg.vocab_size; r++) assert.ok(Math.abs(after[r * hidden + j]! - mean) < 1e-6, `row ${r} col ${j} is the mean`);
+  }
+  await a.close();
+  await b.close();
+  // The grown model loads and runs over the new ids.
+  const lm = await loadCausalLM(out);
+  try {
+    const s = lm.createSession();
+    const [rows] = await s.forward([[tok.tokenToId('[S2S]')!, 1, 2]]);
+    assert.equal(rows![0]!.length, cfg.vocab_size);
+    await s.dispose();
+  } finally {
+    await lm.dispose();
+  }
+  // LoRA cannot train the new rows: refused with a clear error.
+  await assert.rejects(
+    runTraining(runConfig(f, join(f.dir, 'ul2r-lora'), { init: undefined, model: base, objective: 'ul2r', steps: 1, evalEvery: 0, seqLen: 24, lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj'] } })),
+    (e: unknown) => e instanceof SlmError && /LoRA keeps the embeddings frozen/.test(e.message),
+  );
 });
 
 test('span-corruption on phi from scratch trains and evaluates', async () => {

@@ -5,10 +5,10 @@
 // Sentinels are T5's extra ids <extra_id_0>, <extra_id_1>, ... in that order (a T5/UL2
 // tokenizer already has 100); a row needs as many as its most corrupted example has spans.
 //
-// When training from scratch (init) missing tokens are added to the tokenizer as special
-// added tokens with the next free ids (the model's vocab_size then includes them, and the
-// run's output tokenizer.json carries them). When fine-tuning a model, its embeddings have no
-// rows for new tokens, so a missing token is an error that names it.
+// Missing tokens are added to the tokenizer as special added tokens with the next free ids,
+// and the run's output tokenizer.json carries them. From scratch (init) the model's vocab_size
+// includes them; when fine-tuning, run.ts grows the checkpoint's embeddings to match
+// (train/resize-vocab.ts) unless the model already has spare rows for those ids.
 import type { HfTokenizer } from '../../tokenizer/hf-tokenizer.ts';
 import { HfTokenizer as Tokenizer } from '../../tokenizer/hf-tokenizer.ts';
 import { tokenContent } from '../../tokenizer/tokenizer-json.ts';
