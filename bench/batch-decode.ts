@@ -131,23 +131,23 @@ for (const name of models) {
     path = await benchModelFile('stories15M', dtype === 'q4' ? 'Q4_0' : dtype === 'q8' ? 'Q8_0' : 'F32', log);
   } else throw new Error(`unknown model ${name} (default, stories15M)`);
   for (const kvMode of kvModes) {
-  const kv = kvMode ?? 'default';
-  const model = await loadCausalLM(path, { dtype, threads, kvMode });
-  log(`${name} (${dtype}, kv ${kv}, ${model.parameterCount} params, ${threads} threads${long ? `, seq 0 prompt ${long} tokens` : ''})`);
-  // Build the graphs (and fill the session cache) before timing.
-  await measurePair(() => model.createSession(), model.vocabSize, 2);
-  for (let r = 0; r < repeat; r++) {
-    for (const n of seqCounts) {
-      const before = load();
-      const m = await measurePair(() => model.createSession(), model.vocabSize, n);
-      const after = load();
-      for (const [mode, x] of [['batched', m.batched], ['one-by-one', m.oneByOne]] as const) {
-        rows.push({ model: name, dtype, kv_mode: kv, seqs: n, mode, long_prompt: long, tok_s: x.tokS, median_step_ms: x.medianMs, p10_step_ms: x.p10Ms, load_before: before, load_after: after });
-        log(`  run ${r + 1}  ${String(n).padStart(2)} seqs  ${mode.padEnd(10)}  ${x.tokS.toFixed(1).padStart(7)} tok/s  median step ${x.medianMs.toFixed(2)} ms (p10 ${x.p10Ms.toFixed(2)})  load ${before} -> ${after}`);
+    const kv = kvMode ?? 'default';
+    const model = await loadCausalLM(path, { dtype, threads, kvMode });
+    log(`${name} (${dtype}, kv ${kv}, ${model.parameterCount} params, ${threads} threads${long ? `, seq 0 prompt ${long} tokens` : ''})`);
+    // Build the graphs (and fill the session cache) before timing.
+    await measurePair(() => model.createSession(), model.vocabSize, 2);
+    for (let r = 0; r < repeat; r++) {
+      for (const n of seqCounts) {
+        const before = load();
+        const m = await measurePair(() => model.createSession(), model.vocabSize, n);
+        const after = load();
+        for (const [mode, x] of [['batched', m.batched], ['one-by-one', m.oneByOne]] as const) {
+          rows.push({ model: name, dtype, kv_mode: kv, seqs: n, mode, long_prompt: long, tok_s: x.tokS, median_step_ms: x.medianMs, p10_step_ms: x.p10Ms, load_before: before, load_after: after });
+          log(`  run ${r + 1}  ${String(n).padStart(2)} seqs  ${mode.padEnd(10)}  ${x.tokS.toFixed(1).padStart(7)} tok/s  median step ${x.medianMs.toFixed(2)} ms (p10 ${x.p10Ms.toFixed(2)})  load ${before} -> ${after}`);
+        }
       }
     }
-  }
-  await model.dispose();
+    await model.dispose();
   }
 }
 

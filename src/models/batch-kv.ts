@@ -10,9 +10,10 @@
 // filled positions), so in a steady decode loop nothing moves at all. Freeing a slot moves
 // the last occupied slot into the hole, so occupied slots stay compact.
 //
-// Capacity buckets: GroupQueryAttention reads the capacity from the buffer's shape, so all
-// rows of one run share it, and onnxruntime-node copies every output (the whole K/V buffer
-// of the run) back to JS each step, a cost proportional to rows x capacity (findings §4.5).
+// Capacity buckets: the graph reads the capacity from the buffer's shape, so all rows of one
+// run share it, and each step costs in proportion to rows x capacity: in 'append' mode the
+// attention runs over the whole (masked) capacity; in 'shared' mode onnxruntime-node also
+// copies every output (the whole K/V buffer of the run) back to JS (findings §4.5).
 // One capacity for all sequences would make every short sequence pay for the longest one, so
 // there is one SlotKvStore per capacity (64, 128, 256 ... doubling, as a single sequence's
 // buffer used to grow) and a sequence moves to the next bucket when it outgrows its own

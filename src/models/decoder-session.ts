@@ -2,14 +2,18 @@
 //
 // - KvDecoderSession (concat mode): the graph returns the whole present cache, which becomes
 //   the next past. Works on every backend (the interpreter too).
-// - SharedKvDecoderSession (shared-buffer mode, onnxruntime GroupQueryAttention): one
-//   preallocated [slots, kvHeads, capacity, headDim] buffer per layer and capacity bucket in
-//   which each sequence owns a slot (batch-kv.ts); K/V is fed as past and fetched as present, so attention appends
-//   in place; each row's filled length travels in the `kv_past_length` [batch] input. Decode
-//   steps of several sequences run as one batched onnxruntime run; prefill runs per sequence
-//   on its slot. onnxruntime-node still copies every output back into JS, so the capacity
-//   follows the context actually used (doubling on demand) instead of the model's maximum: a
-//   2048-slot buffer at a 300-token context halves decode speed (findings §4.5).
+// - SharedKvDecoderSession (buffer modes): one preallocated [slots, kvHeads, capacity,
+//   headDim] buffer per layer and capacity bucket in which each sequence owns a slot
+//   (batch-kv.ts); each row's filled length travels in the `kv_past_length` [batch] input.
+//   Decode steps of several sequences run as one batched onnxruntime run; prefill runs per
+//   sequence on its slot. onnxruntime-node wraps inputs without copying but copies every
+//   fetched output into JS on every run (findings §4.5), so:
+//   'append' / 'append-gqa' graphs only read the buffer (an input) and return the fed
+//   positions' K/V, which this session writes at each row's offset (writeNewKv: a few KB per
+//   step); 'shared' graphs (GroupQueryAttention updating the buffer in place) have the buffer
+//   fetched too, i.e. copied back whole every run. Either way the capacity follows the
+//   context actually used (doubling on demand): attention in 'append' runs over the whole
+//   capacity (masked), and 'shared' copies it.
 //
 // The graph runner is abstract so the same session logic runs on onnxruntime and on
 // the float64 reference interpreter (tests compare the two).
@@ -50,7 +54,7 @@ export interface SharedRunners {
    * present holds the fed positions' K/V [rows, seq, kvHeads, headDim], which the session
    * writes into the buffer). Default 'shared'.
    */
-  kvMode?: 'shared' | 'append' | 'append-ops';
+  kvMode?: 'shared' | 'append' | 'append-gqa';
 }
 
 interface SeqCache {
@@ -189,6 +193,13 @@ function logitRows(logits: HostTensor, vocabSize: number): Float32Array[] {
 export class SharedKvDecoderSession implements DecoderSession {
   private readonly kvStore: KvBuckets;
   private runs = 0;
+  /**
+   * 'append' mode: the most tokens of one sequence fed in one run; a longer prompt is fed in
+   * chunks. Its attention materialises scores [heads, tokens, capacity + tokens] (several
+   * copies: Concat, mask, Softmax, Split), which for a 2k-token prompt of a 32-head model
+   * would be GBs; chunks keep that to tens of MB at the same total work.
+   */
+  prefillChunk = 256;
 
   constructor(
     readonly vocabSize: number,
@@ -266,6 +277,22 @@ export class SharedKvDecoderSession implements DecoderSession {
 
   /** One sequence alone (any number of tokens), on the view of its own slot. */
   private async forwardOne(seq: number, ids: number[], allLogits: boolean, signal?: AbortSignal): Promise<Float32Array[]> {
+    const chunk = this.runners.kvMode === 'append' ? Math.max(1, this.prefillChunk) : Infinity;
+    if (ids.length <= chunk) return this.forwardRun(seq, ids, allLogits, signal);
+    // The bucket for the whole prompt first, so the chunks do not move it up one by one.
+    this.kvStore.place(seq, this.cachedLength(seq) + ids.length);
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < ids.length; i += chunk) {
+      throwIfAborted(signal);
+      const last = i + chunk >= ids.length;
+      const got = await this.forwardRun(seq, ids.slice(i, i + chunk), allLogits, signal);
+      if (allLogits || last) rows.push(...got);
+    }
+    return rows;
+  }
+
+  /** One run for one sequence, on the view of its own slot. */
+  private async forwardRun(seq: number, ids: number[], allLogits: boolean, signal?: AbortSignal): Promise<Float32Array[]> {
     const runner = await (allLogits ? this.runners.all() : this.runners.last());
     const past = this.cachedLength(seq);
     const store = this.kvStore.place(seq, past + ids.length);
@@ -316,7 +343,7 @@ export class SharedKvDecoderSession implements DecoderSession {
    */
   private async run(runner: GraphRunner, store: SlotKvStore, first: number, count: number, feeds: Record<string, HostTensor>, past: Int32Array, signal?: AbortSignal): Promise<HostTensor> {
     const kv = store.views(first, count);
-    const append = this.runners.kvMode === 'append' || this.runners.kvMode === 'append-ops';
+    const append = this.runners.kvMode === 'append' || this.runners.kvMode === 'append-gqa';
     const fetches: Record<string, HostTensor | null> = { logits: null };
     for (let l = 0; l < this.kv.layers; l++) {
       feeds[`past_key.${l}`] = kv.k[l]!;

@@ -43,8 +43,12 @@ export interface LoadModelOptions {
   context?: number;
   /** MatMulNBits accuracy level for q4/q8: 4 (int8 activations, fast; default) or 0 (exact). */
   accuracyLevel?: 0 | 4;
-  /** onnxruntime KV cache: 'shared' (default; in-place buffers sized to the context in use), 'append' (same buffers, only the new K/V fetched) or 'concat'. */
-  kvMode?: 'shared' | 'append' | 'append-ops' | 'concat';
+  /**
+   * onnxruntime KV cache: 'append' (default: slot buffers sized to the context in use, fed as
+   * inputs; only the new K/V are fetched and written into them), 'append-gqa' (the same with
+   * GroupQueryAttention), 'shared' (the buffers are also fetched back whole every run) or 'concat'.
+   */
+  kvMode?: 'shared' | 'append' | 'append-gqa' | 'concat';
   /** Keep the token embedding float32 under q4/q8 (default: quantized like the linears; a GGUF Q4_0/Q8_0 table loads exactly). */
   floatEmbeddings?: boolean;
   signal?: AbortSignal;
@@ -246,7 +250,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
     const accuracyLevel = opts.accuracyLevel ?? 4;
     const version = await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel);
     // (The embedding's form is part of the lowered graph, hence of the cache key, already.)
-    const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'append-ops' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
+    const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'append-gqa' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
       const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, o), {
         kvMode,
         threads: opts.threads,
@@ -258,7 +262,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
       });
       return { run: (feeds, o) => cg.run(feeds, o?.fetches), dispose: () => cg.dispose() };
     };
-    const kvMode = opts.kvMode ?? 'shared';
+    const kvMode = opts.kvMode ?? 'append';
     const shared = kvMode !== 'concat' ? { last: build({ cache: true, lastLogitsOnly: true }, kvMode), all: build({ cache: true, lastLogitsOnly: false }, kvMode), kvMode } : undefined;
     runners = shareRunners({ last: build({ cache: true, lastLogitsOnly: true }), all: build({ cache: true, lastLogitsOnly: false }), shared });
     buildHidden = build(hiddenOpts);

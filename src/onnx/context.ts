@@ -28,14 +28,16 @@ export interface LowerOptions {
    * the present_key/present_value outputs hold just the K/V of the fed positions,
    * [B, seq, kvHeads, headDim], which the caller writes into its buffer. onnxruntime-node
    * copies every fetched output into JS on each run, so fetching the whole buffer (shared)
-   * costs rows x capacity per step; this fetches a few KB (findings §4.5).
+   * costs rows x capacity per step; this fetches a few KB (findings §4.5). Attention runs on
+   * standard ops over the whole capacity with a length mask. 'append-gqa': the same
+   * interface, attention by GroupQueryAttention (which copies the filled past natively).
    */
   kvMode?: KvMode;
   /** Use com.microsoft fused ops (MatMulNBits is always used for q4/q8). Default true. */
   fused?: boolean;
 }
 
-export type KvMode = 'concat' | 'shared' | 'append' | 'append-ops';
+export type KvMode = 'concat' | 'shared' | 'append' | 'append-gqa';
 
 /** Name of the extra graph input that the buffer KV modes (shared, append) add. */
 export const KV_PAST_LENGTH_INPUT = 'kv_past_length';

@@ -11,6 +11,20 @@
 // (batched decode of sequences of different lengths), seqlens_k[b] = past[b] + seq - 1 and
 // total_sequence_length = max_b past[b] + seq (the longest row; it must fit the buffer).
 //
+// 'append' and 'append-gqa' modes read the same fixed-capacity buffer as an input only and
+// return as present_key/present_value just the fed positions' K/V, [B, seq, kvHeads, headDim]
+// (the caller writes them into its buffer), because onnxruntime-node copies every fetched
+// output into JS on every run: fetching the whole buffer (shared) costs rows x capacity per
+// step (findings §4.5). 'append' (default of loadCausalLM) attends over the buffer with
+// standard ops (bufferAttention): nothing of the past is copied, at the price of computing
+// over the whole capacity with a length mask. 'append-gqa' gives the buffer to GQA as past
+// with an unfetched present, so GQA copies each row's filled past natively every run.
+// Measured (stories15M q4, 1 thread, ms/token, quiet machine): context 256: shared 4.9,
+// append 3.6, append-gqa 3.6; context 1024: 9.9 / 5.7 / 7.7; equal within noise at ~30.
+// The price of append: a long prompt's prefill computes masked scores over the whole capacity
+// (1024-token prompt: 670 ms against 440 shared, 490 append-gqa; the session feeds it in
+// 256-token chunks, which also bounds the scores memory).
+//
 // Limitation of GroupQueryAttention (onnxruntime 1.30 CPU): a multi-token chunk on a
 // non-empty cache (chunked prefill) is only accepted for batch 1; the run fails otherwise and
 // session.ts adds a hint. Single-token decode (ragged lengths included) and first-prompt
@@ -61,17 +75,17 @@ const attention: LowerFn = (ctx, node) => {
   const mode = ctx.opts.kvMode;
   const gqaFits = ctx.opts.fused && p.pastK !== null && p.causal && p.bias === null && computeDType(p.q.dtype) === 'float32';
   if (mode !== 'concat' && p.pastK) {
-    // 'append-ops' is built from standard ops plus com.microsoft FusedMatMul (float32).
-    const fits = mode === 'append-ops' ? p.causal && p.bias === null && computeDType(p.q.dtype) === 'float32' : gqaFits;
+    // 'append' is built from standard ops plus com.microsoft FusedMatMul (float32).
+    const fits = mode === 'append' ? p.causal && p.bias === null && computeDType(p.q.dtype) === 'float32' : gqaFits;
     if (!fits) {
-      const needs = mode === 'append-ops' ? 'float32, causal, no bias' : 'GroupQueryAttention (float32, causal, no bias, fused ops on)';
+      const needs = mode === 'append' ? 'float32, causal, no bias' : 'GroupQueryAttention (float32, causal, no bias, fused ops on)';
       throw new UnsupportedError(`${mode}-buffer KV mode needs ${needs}; use kvMode concat for this graph`);
     }
     for (const t of node.outputs.slice(1)) {
       if (!ctx.graphOutputs.has(t)) throw new UnsupportedError(`${mode}-buffer KV mode needs the present K/V to be graph outputs`);
     }
   }
-  if (mode === 'append-ops' && p.pastK) bufferAttention(ctx, node.outputs, p);
+  if (mode === 'append' && p.pastK) bufferAttention(ctx, node.outputs, p);
   else if (gqaFits) groupQueryAttention(ctx, node.outputs, p);
   else standardAttention(ctx, node.outputs, p);
 };
@@ -84,7 +98,7 @@ function groupQueryAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts)
   const pastV = ctx.value(p.pastV!);
   let seqlens: string; // int32 [B]: each row's total length - 1
   let total: string; // int64 [1]: the longest row's total length
-  const append = ctx.opts.kvMode === 'append';
+  const append = ctx.opts.kvMode === 'append-gqa';
   if (ctx.opts.kvMode === 'shared' || append) {
     if (!ctx.extraInputs.has(KV_PAST_LENGTH_INPUT)) ctx.extraInputs.set(KV_PAST_LENGTH_INPUT, { dtype: 'int32', shape: [p.q.shape[0]!] });
     const past = ctx.op('Cast', [KV_PAST_LENGTH_INPUT], { to: I(OnnxDataType.INT64) }); // [B]
@@ -235,7 +249,8 @@ function bufferAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts): vo
     cache.set(`${G}`, mask);
   }
   const probs = ctx.op('Softmax', [ctx.op('Add', [scores, mask])], { axis: I(-1) });
-  const sizes = ctx.op('Concat', [ctx.dimOf(pastK, 2), ctx.dimOf(k, 1)], { axis: I(0) });
+  let sizes = cache.get('split'); // [C, S]: the same for every layer
+  if (!sizes) cache.set('split', (sizes = ctx.op('Concat', [ctx.dimOf(pastK, 2), ctx.dimOf(k, 1)], { axis: I(0) })));
   const [pPast, pNew] = ctx.emit('Split', [probs, sizes], { axis: I(-1) }, { outputs: 2 });
   const o = ctx.op('Add', [ctx.op('MatMul', [pPast!, pastV]), ctx.op('MatMul', [pNew!, newV])]); // [B, nkv, G*S, D]
   const o5 = ctx.op('Transpose', [ctx.op('Reshape', [o, ctx.i64([0, nkv, G, -1, hd])])], { perm: INTS([0, 3, 1, 2, 4]) }); // [B, S, nkv, G, D]

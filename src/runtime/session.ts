@@ -11,6 +11,10 @@
 //   const filled = { dtype: 'int32', shape: [B], data: Int32Array.from(lengths) }; // one per row
 //   await cg.run({ ...feeds, past_k: k, kv_past_length: filled }, { logits: null, present_k: k });
 //
+// KV modes 'append' / 'append-gqa': the buffer is only fed (inputs are wrapped, not copied);
+// fetch present_* with null and write those few positions into the buffer yourself
+// (writeNewKv in src/models/decoder-session.ts), since every fetched output is copied into JS.
+//
 // A preallocated fetch is written by ORT in place and returned as the caller's own object. A
 // HostTensor may be a view (subarray) into a larger buffer: the decoder session feeds one
 // slot, or the first n slots, of its batch KV buffer that way (src/models/batch-kv.ts).

@@ -43,8 +43,8 @@ async function oneByOne(s: DecoderSession, rows: number[][], seqs: number[]): Pr
   return out;
 }
 
-// Both buffer modes: 'shared' (buffer fetched back whole) and 'append' (only new K/V fetched).
-for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append']] as const) {
+// Buffer modes: 'shared' (buffer fetched back whole), 'append' / 'append-gqa' (only new K/V fetched).
+for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append'], ['llama', 'append-gqa']] as const) {
   test(`${kind}, ${kvMode} KV: batched decode = one-by-one decode = interpreter (ragged, join, finish, truncate)`, async (t) => {
     const files = await writeTinyModel(kind, 11, 0.3);
     const ort = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1, kvMode });

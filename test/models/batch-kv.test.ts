@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvBuckets, SlotKvStore } from '../../src/models/batch-kv.ts';
+import { writeNewKv } from '../../src/models/decoder-session.ts';
 
 const LAYOUT = { layers: 2, kvHeads: 2, headDim: 3 };
 const value = (seq: number, l: number, which: number, head: number, p: number, j: number) => seq * 1e5 + l * 1e4 + which * 1e3 + head * 100 + p * 3 + j + 1;
@@ -87,4 +88,27 @@ test('capacity buckets: a sequence moves up when it outgrows its bucket; empty b
   b.release(1);
   assert.equal(b.length(1), 0);
   assert.deepEqual(b.buckets(), new Map([[20, 1]]));
+});
+
+test('writeNewKv: each row\'s new positions land at its own offset; the rest is untouched', () => {
+  const [rows, heads, cap, dim, seq] = [2, 2, 5, 3, 2];
+  const buffer = { dtype: 'float32' as const, shape: [rows, heads, cap, dim], data: new Float32Array(rows * heads * cap * dim).fill(-1) };
+  // fresh [rows, seq, heads, dim]: value encodes (row, s, head, j)
+  const fresh = { dtype: 'float32' as const, shape: [rows, seq, heads, dim], data: Float32Array.from({ length: rows * seq * heads * dim }, (_, i) => i + 1) };
+  const past = Int32Array.of(1, 3);
+  writeNewKv(buffer, fresh, past);
+  for (let r = 0; r < rows; r++) {
+    for (let h = 0; h < heads; h++) {
+      for (let p = 0; p < cap; p++) {
+        for (let j = 0; j < dim; j++) {
+          const got = buffer.data[((r * heads + h) * cap + p) * dim + j];
+          const s = p - past[r]!;
+          const want = s >= 0 && s < seq ? fresh.data[((r * seq + s) * heads + h) * dim + j] : -1;
+          assert.equal(got, want, `row ${r} head ${h} pos ${p} [${j}]`);
+        }
+      }
+    }
+  }
+  assert.throws(() => writeNewKv(buffer, fresh, Int32Array.of(0, 4)), /capacity 5/);
+  assert.throws(() => writeNewKv(buffer, { ...fresh, shape: [rows, seq, 1, dim * 2] }, past), /does not fit/);
 });

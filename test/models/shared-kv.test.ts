@@ -18,9 +18,9 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'slmkit-cache-'));
 
-// 'shared': the buffer is fed and fetched (updated in place by onnxruntime); 'append': it is only
-// fed, and the session writes the fetched new K/V into it.
-for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append'], ['llama', 'append-ops']] as const) {
+// 'shared': the buffer is fed and fetched (updated in place by onnxruntime); 'append' (standard
+// ops) and 'append-gqa': it is only fed, and the session writes the fetched new K/V into it.
+for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 'append'], ['phi', 'append'], ['llama', 'append-gqa']] as const) {
   test(`${kind}: ${kvMode}-buffer KV session equals the concat session`, async (t) => {
     const files = await writeTinyModel(kind, 5, 0.1);
     const shared = await loadCausalLM(files.folder, { dtype: 'f32', cacheDir, threads: 1, kvMode });
@@ -28,6 +28,8 @@ for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 
     const a = shared.createSession();
     const b = concat.createSession();
     assert.ok(a instanceof SharedKvDecoderSession, `${kvMode} mode uses the slot buffers`);
+    // append mode feeds long prompts in chunks: make the 40-token prompt take three.
+    (a as SharedKvDecoderSession).prefillChunk = 16;
     assert.ok(!(b instanceof SharedKvDecoderSession));
     let worst = 0;
     const same = (x: Float32Array[][], y: Float32Array[][]) => {
@@ -41,6 +43,7 @@ for (const [kind, kvMode] of [['llama', 'shared'], ['phi', 'shared'], ['llama', 
     // capacity step (64) so the buffers grow once.
     const prompts = [Array.from({ length: 40 }, (_, i) => (i * 7 + 3) % 300), [9, 8, 7]];
     same(await a.forward(prompts, { allLogits: true }), await b.forward(prompts, { allLogits: true }));
+    assert.equal((a as SharedKvDecoderSession).runCount, kvMode === 'append' ? 3 + 1 : 1 + 1, 'prefill runs (40 tokens in chunks of 16 in append mode)');
     const cap0 = (a as SharedKvDecoderSession).capacity(0);
     for (let step = 0; step < 30; step++) {
       const toks = [[(step * 13 + 1) % 300], [(step * 5 + 2) % 300]];

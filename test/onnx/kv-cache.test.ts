@@ -60,7 +60,7 @@ function rows(t: HostTensor, start: number, n: number): HostTensor {
 }
 
 /** Steps of a generation: token counts per run (the first is the prefill). */
-async function runDecode(batch: number, steps: number[], mode: 'concat' | 'shared' | 'append' | 'append-ops', opts: CompileOptions = {}): Promise<number> {
+async function runDecode(batch: number, steps: number[], mode: 'concat' | 'shared' | 'append' | 'append-gqa', opts: CompileOptions = {}): Promise<number> {
   const total = steps.reduce((a, b) => a + b, 0);
   const x = randomUniform(batch * 1000 + total, [batch, total, D], -1, 1, 'float32');
   const full = await evaluate(buildBlock(false), { x, pos: positions(batch, 0, total) }, { params: PARAMS });
@@ -81,7 +81,7 @@ async function runDecode(batch: number, steps: number[], mode: 'concat' | 'share
         // The present is the caller's buffer, updated in place.
         assert.equal(out.present_k, k);
         assert.equal(out.present_v, v);
-      } else if (mode === 'append' || mode === 'append-ops') {
+      } else if (mode === 'append' || mode === 'append-gqa') {
         const past = new Int32Array(batch).fill(done);
         feeds[KV_PAST_LENGTH_INPUT] = { dtype: 'int32', shape: [batch], data: past };
         out = await cg.run(feeds, { y: null, present_k: null, present_v: null });
@@ -118,20 +118,24 @@ test('lowering picks GroupQueryAttention and RotaryEmbedding for the decode bloc
   // One filled length per batch row; present K/V have the buffer's dims in shared mode.
   assert.deepEqual(shared.inputs.find((i) => i.name === KV_PAST_LENGTH_INPUT)!.shape, ['batch']);
   assert.deepEqual(shared.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', NKV, 'past', HD]);
-  // Append mode: same inputs; present K/V are the fed positions only.
-  const append = lowerGraph(buildBlock(true), { kvMode: 'append' });
-  assert.deepEqual(append.inputs.map((i) => i.name), shared.inputs.map((i) => i.name));
-  assert.deepEqual(append.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', 'seq', NKV, HD]);
-  assert.deepEqual(append.outputs.find((o) => o.name === 'present_v')!.shape, ['batch', 'seq', NKV, HD]);
+  // Append modes: same inputs; present K/V are the fed positions only. 'append' attends with
+  // standard ops (no GQA), 'append-gqa' with GQA.
+  for (const kvMode of ['append', 'append-gqa'] as const) {
+    const append = lowerGraph(buildBlock(true), { kvMode });
+    assert.deepEqual(append.inputs.map((i) => i.name), shared.inputs.map((i) => i.name));
+    assert.deepEqual(append.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', 'seq', NKV, HD]);
+    assert.deepEqual(append.outputs.find((o) => o.name === 'present_v')!.shape, ['batch', 'seq', NKV, HD]);
+    assert.equal(append.model.graph.nodes.some((n) => n.opType === 'GroupQueryAttention'), kvMode === 'append-gqa', kvMode);
+  }
 });
 
-for (const mode of ['concat', 'shared', 'append', 'append-ops'] as const) {
-  test(`GQA ${mode} KV: prefill 5 + 4 decode steps, batch 2 = full recompute`, async (t) => {
+for (const mode of ['concat', 'shared', 'append', 'append-gqa'] as const) {
+  test(`${mode} KV: prefill 5 + 4 decode steps, batch 2 = full recompute`, async (t) => {
     const err = await runDecode(2, [5, 1, 1, 1, 1], mode);
     t.diagnostic(`${mode} batch 2: max rel err ${err.toExponential(2)}`);
     assert.ok(err <= TOL.float32, `${err}`);
   });
-  test(`GQA ${mode} KV: prefill 3, chunk of 3, 2 decode steps, batch 1`, async (t) => {
+  test(`${mode} KV: prefill 3, chunk of 3, 2 decode steps, batch 1`, async (t) => {
     const err = await runDecode(1, [3, 3, 1, 1], mode);
     t.diagnostic(`${mode} chunked batch 1: max rel err ${err.toExponential(2)}`);
     assert.ok(err <= TOL.float32, `${err}`);
@@ -151,17 +155,26 @@ test('GQA limitation: chunk on a non-empty cache with batch > 1 fails with a hin
   assert.ok(err <= TOL.float32, `${err}`);
 });
 
-test('shared KV mode refuses an attention that GQA cannot run, naming the op and site', () => {
+test('append KV (standard ops over the buffer) takes a multi-token chunk on a non-empty cache at batch 2', async (t) => {
+  const err = await runDecode(2, [3, 2, 1], 'append');
+  t.diagnostic(`append, batched chunk: max rel err ${err.toExponential(2)}`);
+  assert.ok(err <= TOL.float32, `${err}`);
+});
+
+test('buffer KV modes refuse an attention they cannot run (additive bias), naming the op and site', () => {
   const g = new ir.Graph('bad');
   const q = g.input('q', 'float32', [1, 's', 16]);
   const pk = g.input('pk', 'float32', [1, 2, 'p', 8]);
   const bias = g.input('bias', 'float32', [1, 1, 's', 'p+s']);
   const r = ir.attention(q, q, q, { numHeads: 2, numKvHeads: 2, headDim: 8, causal: true, past: { k: pk, v: pk }, bias });
   g.setOutputs({ out: r.out, pk2: r.present!.k, pv2: r.present!.v });
-  assert.throws(
-    () => lowerGraph(g, { kvMode: 'shared' }),
-    (e: unknown) => e instanceof UnsupportedError && /op 'attention'/.test(e.message) && /test\/onnx\/kv-cache\.test\.ts:\d+/.test(e.message),
-  );
+  for (const kvMode of ['shared', 'append', 'append-gqa'] as const) {
+    assert.throws(
+      () => lowerGraph(g, { kvMode }),
+      (e: unknown) => e instanceof UnsupportedError && /op 'attention'/.test(e.message) && /test\/onnx\/kv-cache\.test\.ts:\d+/.test(e.message),
+      kvMode,
+    );
+  }
 });
 
 /**
@@ -170,7 +183,7 @@ test('shared KV mode refuses an attention that GQA cannot run, naming the op and
  * for all rows at once with per-row kv_past_length; every step equals the full recompute of
  * that row's own sequence.
  */
-for (const mode of ['shared', 'append', 'append-ops'] as const) test(`GQA ${mode} KV: ragged batch decode (rows at different lengths) = per-row full recompute`, async (t) => {
+for (const mode of ['shared', 'append', 'append-gqa'] as const) test(`${mode} KV: ragged batch decode (rows at different lengths) = per-row full recompute`, async (t) => {
   const B = 3;
   const prompts = [5, 2, 9];
   const steps = 4;
@@ -188,8 +201,9 @@ for (const mode of ['shared', 'append', 'append-ops'] as const) test(`GQA ${mode
     const xs = prompts.map((n, b) => randomUniform(700 + b, [1, n + steps, D], -1, 1, 'float32'));
     const refs = await Promise.all(xs.map((x, b) => evaluate(buildBlock(false), { x, pos: positions(1, 0, prompts[b]! + steps) }, { params: PARAMS })));
     const slot = NKV * cap * HD;
-    const k = f32([B, NKV, cap, HD], new Float32Array(B * slot));
-    const v = f32(k.shape, new Float32Array(B * slot));
+    // Unfilled positions hold stale values (as after a truncation): they must be ignored.
+    const k = f32([B, NKV, cap, HD], new Float32Array(B * slot).fill(37.5));
+    const v = f32(k.shape, new Float32Array(B * slot).fill(-55));
     const len = (n: number[]): HostTensor => ({ dtype: 'int32', shape: [n.length], data: Int32Array.from(n) });
     let maxErr = 0;
     // Prefill each row alone through views of its part of the batch buffer.
