@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { trainBpeFromFiles, writeTokenizerJson } from '../../src/tokenizer-train/index.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../../src/train/config.ts';
+import type { TrainerOptions } from '../../src/train/trainer.ts';
 
 const SUBJECTS = ['the cat', 'a dog', 'the old king', 'my friend', 'the river', 'a small bird'];
 const VERBS = ['sees', 'likes', 'follows', 'finds', 'carries', 'remembers'];
@@ -88,4 +89,30 @@ export function runConfig(f: Fixture, out: string, over: Partial<TrainConfigInpu
     progress: false,
     ...over,
   });
+}
+
+/**
+ * Trainer options for the fixed-batch overfit tests: constant lr 1e-2, AdamW (0.9, 0.95),
+ * clip 1, no eval/checkpoints, 1 thread, no ONNX cache. `over` supplies the model and data.
+ */
+export function overfitTrainerOptions<C>(over: Pick<TrainerOptions<C>, 'arch' | 'config' | 'store' | 'train' | 'batchSize' | 'seqLen' | 'steps'> & Partial<TrainerOptions<C>>, prefix = 'slm-trainer-'): TrainerOptions<C> {
+  return {
+    gradAccum: 1,
+    dtype: 'float32',
+    schedule: { kind: 'constant', lr: 1e-2, minLr: 0, warmupSteps: 0, decaySteps: over.steps },
+    adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+    clipNorm: 1,
+    evalEvery: 0,
+    evalBatches: 1,
+    checkpointEvery: 0,
+    keepCheckpoints: 1,
+    outDir: mkdtempSync(join(tmpdir(), prefix)),
+    seed: 0,
+    threads: 1,
+    cacheDir: false,
+    layout: { weightsFile: 'model.safetensors' },
+    runConfig: { hash: 'test', config: {} },
+    progress: false,
+    ...over,
+  };
 }

@@ -3,9 +3,6 @@
 // settings are checked with typed errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
 import type { BatchSource, TokenBatch, TrainObjective } from '../../src/train/objective.ts';
 import { causalLMObjective } from '../../src/train/objective.ts';
@@ -17,6 +14,7 @@ import { listWeights, randomWeights } from '../../src/nn/init-store.ts';
 import { roberta, listEncoderWeights } from '../../src/models/roberta.ts';
 import type { ModelArch } from '../../src/models/causal-lm.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { overfitTrainerOptions } from './fixture.ts';
 import { IGNORE_INDEX } from '../../src/data/packing.ts';
 import { prefixLMRowTransform, spanCorruptionVariant, ul2Variant } from '../../src/data/denoising-rows.ts';
 import { mlmRowTransform } from '../../src/data/mlm-rows.ts';
@@ -66,34 +64,7 @@ function transformedBatch(transform: RowTransform, seed: number): TokenBatch {
 }
 
 function options<C>(arch: ModelArch<C>, config: C, shapes: Map<string, number[]>, objective: TrainObjective, batch: TokenBatch): TrainerOptions<C> {
-  return {
-    arch,
-    config,
-    store: randomWeights(shapes, 3, 0.02),
-    objective,
-    train: fixedSource(batch),
-    batchSize: B,
-    seqLen: S,
-    gradAccum: 1,
-    dtype: 'float32',
-    steps: 50,
-    schedule: { kind: 'constant', lr: 1e-2, minLr: 0, warmupSteps: 0, decaySteps: 50 },
-    adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-    clipNorm: 1,
-    evalEvery: 0,
-    evalBatches: 1,
-    checkpointEvery: 0,
-    keepCheckpoints: 1,
-    outDir: mkdtempSync(join(tmpdir(), 'slm-objective-')),
-    seed: 0,
-    threads: 1,
-    cacheDir: false,
-    layout: { weightsFile: 'model.safetensors' },
-    runConfig: { hash: 'test', config: {} },
-    progress: false,
-    writeMetrics: false,
-    checkpointAtEnd: false,
-  };
+  return overfitTrainerOptions({ arch, config, store: randomWeights(shapes, 3, 0.02), objective, train: fixedSource(batch), batchSize: B, seqLen: S, steps: 50, writeMetrics: false, checkpointAtEnd: false }, 'slm-objective-');
 }
 
 const rowOpts = { seqLen: S, eosId: EOS, bosId: 1, padId: 0 };

@@ -2,14 +2,12 @@
 // two halves equals one step on the whole batch; preallocated outputs change nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
 import type { BatchSource, TokenBatch } from '../../src/train/objective.ts';
 import { learningRate } from '../../src/train/schedule.ts';
 import { listWeights, randomWeights } from '../../src/nn/init-store.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { overfitTrainerOptions } from './fixture.ts';
 import { IGNORE_INDEX } from '../../src/data/packing.ts';
 import { tinyModels } from '../models/tiny.ts';
 import type { CausalLMArch } from '../../src/models/causal-lm.ts';
@@ -36,32 +34,16 @@ function randomBatch(rows: number, seqLen: number, vocab: number, seed: number):
 }
 
 function options<C>(m: { arch: CausalLMArch<C>; config: C }, over: Partial<TrainerOptions<C>>): TrainerOptions<C> {
-  return {
+  return overfitTrainerOptions({
     arch: m.arch,
     config: m.config,
     store: randomWeights(listWeights(m.arch, m.config), 3, 0.02),
     train: fixedSource([randomBatch(2, 16, m.arch.vocabSize(m.config), 1)]),
     batchSize: 2,
     seqLen: 16,
-    gradAccum: 1,
-    dtype: 'float32',
     steps: 40,
-    schedule: { kind: 'constant', lr: 1e-2, minLr: 0, warmupSteps: 0, decaySteps: 40 },
-    adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-    clipNorm: 1,
-    evalEvery: 0,
-    evalBatches: 1,
-    checkpointEvery: 0,
-    keepCheckpoints: 1,
-    outDir: mkdtempSync(join(tmpdir(), 'slm-trainer-')),
-    seed: 0,
-    threads: 1,
-    cacheDir: false,
-    layout: { weightsFile: 'model.safetensors' },
-    runConfig: { hash: 'test', config: {} },
-    progress: false,
     ...over,
-  };
+  });
 }
 
 for (const m of tinyModels()) {
