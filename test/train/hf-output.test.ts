@@ -18,7 +18,7 @@ import { MemoryWeightStore, listWeights, randomWeights } from '../../src/nn/init
 import type { WeightStore } from '../../src/nn/var-builder.ts';
 import { loadTokenizer } from '../../src/tokenizer/index.ts';
 import { BatchIterator, PackedRows, loadTokenizedCorpus } from '../../src/data/index.ts';
-import { makeFixture, tinyLlamaInit, tinyPhiInit } from './fixture.ts';
+import { makeFixture, overfitTrainerOptions, tinyLlamaInit, tinyPhiInit } from './fixture.ts';
 
 async function logits(arch: ReturnType<typeof causalLMArch>, config: unknown, store: WeightStore, ids: number[]): Promise<Float32Array> {
   const g = decoderGraph(arch, config, store, { dtype: 'float32', linear: 'float32' }, { cache: false, lastLogitsOnly: false });
@@ -51,31 +51,19 @@ for (const init of [tinyLlamaInit, { ...tinyPhiInit, tie_word_embeddings: true }
     const arch = causalLMArch(init.model_type);
     const config = arch.parseConfig({ ...init, vocab_size: tok.vocabSize, bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: null });
     const data = await loadTokenizedCorpus([f.dataFile], { encode: (s) => tok.encode(s, { addSpecialTokens: false }), tokenizerId: 'fixture', documentSeparator: '\n\n', cacheDir: join(f.dir, 'tc') });
-    const trainer = await Trainer.create({
-      arch,
-      config,
-      store: randomWeights(listWeights(arch, config), 1, 0.02),
-      train: new BatchIterator(new PackedRows(data.corpus, { seqLen: 16, eosId: tok.eosId!, seed: 0 }), 4),
-      batchSize: 4,
-      seqLen: 16,
-      gradAccum: 1,
-      dtype: 'float32',
-      steps: 25,
-      schedule: { kind: 'cosine', lr: 1e-2, minLr: 1e-3, warmupSteps: 2, decaySteps: 25 },
-      adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-      clipNorm: 1,
-      evalEvery: 0,
-      evalBatches: 1,
-      checkpointEvery: 0,
-      keepCheckpoints: 1,
-      outDir: join(f.dir, 'run'),
-      seed: 0,
-      threads: 1,
-      cacheDir: false,
-      layout: { weightsFile: 'model.safetensors' },
-      runConfig: { hash: 'x', config: {} },
-      progress: false,
-    });
+    const trainer = await Trainer.create(
+      overfitTrainerOptions({
+        arch,
+        config,
+        store: randomWeights(listWeights(arch, config), 1, 0.02),
+        train: new BatchIterator(new PackedRows(data.corpus, { seqLen: 16, eosId: tok.eosId!, seed: 0 }), 4),
+        batchSize: 4,
+        seqLen: 16,
+        steps: 25,
+        schedule: { kind: 'cosine', lr: 1e-2, minLr: 1e-3, warmupSteps: 2, decaySteps: 25 },
+        outDir: join(f.dir, 'run'),
+      }),
+    );
     const r = await trainer.run();
     const trained = trainer.weights().map((w) => ({ ...w, data: Float32Array.from(w.data) }));
     await trainer.dispose();
