@@ -5,7 +5,7 @@
 // TinyLlama-1.1B (hidden 2048, FFN 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000).
 // Model files are written once to ~/.cache/slmkit/bench (or $SLMKIT_BENCH_DIR) and reused.
 //
-//   node --import tsx bench/decoder.ts [--quick] [--models stories15M,TinyLlama-1.1B] [--weights q4,q8] [--threads 1,2]
+//   node --import tsx bench/decoder.ts [--quick] [--models stories15M,TinyLlama-1.1B] [--weights q4,q8] [--threads 1,2] [--repeats 3]
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ export interface Row {
   peak_rss_mb: number;
   /** 1-minute load average when the row finished (the cores are shared). */
   load1: number;
+  /** decode tok/s of every repeat (the row's figures are per-field medians over them). */
+  decode_runs: number[];
 }
 
 export interface DecoderBenchOptions {
@@ -48,7 +50,33 @@ export interface DecoderBenchOptions {
   threads?: number[];
   promptTokens?: number;
   genTokens?: number;
+  /**
+   * Runs per engine and configuration (default 3), alternating the two engines so outside load
+   * hits both alike; each row reports medians. The cores are shared: one run can be off by 30%.
+   */
+  repeats?: number;
   log?: (s: string) => void;
+}
+
+type Measured = Omit<Row, 'model' | 'engine' | 'weights' | 'threads' | 'decode_runs'>;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Per-field medians of repeated runs. */
+function medianRow(runs: Measured[]): Measured & { decode_runs: number[] } {
+  const pick = (k: keyof Measured) => median(runs.map((r) => r[k]));
+  return {
+    prefill_tok_s: pick('prefill_tok_s'),
+    decode_tok_s: pick('decode_tok_s'),
+    ttft_ms: pick('ttft_ms'),
+    load_s: pick('load_s'),
+    peak_rss_mb: pick('peak_rss_mb'),
+    load1: pick('load1'),
+    decode_runs: runs.map((r) => r.decode_tok_s),
+  };
 }
 
 function benchDir(): string {
@@ -78,7 +106,7 @@ export async function benchModelFile(name: BenchModel, type: GgufWeightType, log
   return file;
 }
 
-async function child(cmd: string[], log: (s: string) => void): Promise<Omit<Row, 'model' | 'engine' | 'weights' | 'threads'>> {
+async function child(cmd: string[], log: (s: string) => void): Promise<Measured> {
   const { stdout } = await run(process.execPath, cmd, { cwd: ROOT, maxBuffer: 1 << 20, env: { ...process.env } });
   const line = stdout.trim().split('\n').at(-1)!;
   const load1 = loadavg()[0]!;
@@ -92,6 +120,7 @@ export async function runDecoderBench(o: DecoderBenchOptions = {}): Promise<Row[
   const threads = o.threads ?? [1, 2];
   const prompt = o.promptTokens ?? 256;
   const gen = o.genTokens ?? 128;
+  const repeats = Math.max(1, o.repeats ?? 3);
   const rows: Row[] = [];
   for (const model of models) {
     for (const [dtype, type] of [['q4', 'Q4_0'], ['q8', 'Q8_0']] as const) {
@@ -100,12 +129,16 @@ export async function runDecoderBench(o: DecoderBenchOptions = {}): Promise<Row[
       // Fill slmkit's built-model cache first, so load time is a warm start like llama.cpp's mmap.
       await child(['bin/slm.mjs', 'bench', file, '--dtype', dtype, '--threads', '1', '--prompt-tokens', '1', '--gen-tokens', '1', '--json'], () => {});
       for (const t of threads) {
-        log(`${model} ${type} threads ${t}: slmkit`);
-        const s = await child(['bin/slm.mjs', 'bench', file, '--dtype', dtype, '--threads', String(t), '--prompt-tokens', String(prompt), '--gen-tokens', String(gen), '--json'], log);
-        rows.push({ model, engine: 'slmkit', weights: dtype, threads: t, ...s });
-        log(`${model} ${type} threads ${t}: llama.cpp`);
-        const c = await child(['--import', 'tsx', 'bench/llama-cpp-child.ts', file, String(t), String(prompt), String(gen)], log);
-        rows.push({ model, engine: 'llama.cpp', weights: type, threads: t, ...c });
+        const slm: Measured[] = [];
+        const cpp: Measured[] = [];
+        for (let r = 1; r <= repeats; r++) {
+          log(`${model} ${type} threads ${t} run ${r}/${repeats}: slmkit`);
+          slm.push(await child(['bin/slm.mjs', 'bench', file, '--dtype', dtype, '--threads', String(t), '--prompt-tokens', String(prompt), '--gen-tokens', String(gen), '--json'], log));
+          log(`${model} ${type} threads ${t} run ${r}/${repeats}: llama.cpp`);
+          cpp.push(await child(['--import', 'tsx', 'bench/llama-cpp-child.ts', file, String(t), String(prompt), String(gen)], log));
+        }
+        rows.push({ model, engine: 'slmkit', weights: dtype, threads: t, ...medianRow(slm) });
+        rows.push({ model, engine: 'llama.cpp', weights: type, threads: t, ...medianRow(cpp) });
       }
     }
   }
@@ -122,6 +155,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     models: (arg('models') as BenchModel[] | undefined) ?? (quick ? ['stories15M'] : undefined),
     weights: arg('weights') as ('q4' | 'q8')[] | undefined,
     threads: arg('threads')?.map(Number),
+    repeats: arg('repeats') ? Number(arg('repeats')![0]) : undefined,
   });
   console.log(JSON.stringify(rows, null, 1));
 }

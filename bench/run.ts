@@ -9,6 +9,7 @@ import { benchModelFile, runDecoderBench, type Row } from './decoder.ts';
 import { profileDecode, type DecodeProfile } from './decode-profile.ts';
 import { runTrainBench } from './train.ts';
 import { runServerBench, type ServerBenchRow } from './server.ts';
+import { runCeilingBench, type CeilingRow } from './ceiling.ts';
 import { existsSync } from 'node:fs';
 
 const quick = process.argv.includes('--quick');
@@ -45,7 +46,10 @@ const DECODER_MEMORY_NOTES = [
 ];
 const load0 = loadavg();
 const started = new Date();
-const rows = await runDecoderBench({ models: quick ? ['stories15M'] : undefined, log });
+const benchModels = quick ? (['stories15M'] as const) : undefined;
+const rows = await runDecoderBench({ models: benchModels ? [...benchModels] : undefined, repeats: quick ? 1 : 3, log });
+log('ceiling: the linear layers alone (q4 MatMulNBits, one token per run)');
+const ceilings: CeilingRow[] = await runCeilingBench({ models: benchModels ? [...benchModels] : undefined, log });
 log('decode profile (stories15M q4, threads 1 and 2)');
 const profiles: DecodeProfile[] = [];
 for (const threads of [1, 2]) profiles.push(await profileDecode(await benchModelFile('stories15M', 'Q4_0', log), { dtype: 'q4', threads }));
@@ -74,13 +78,15 @@ const lines: string[] = [
   'Same random-weight GGUF file for both engines (slmkit runs its Q4_0/Q8_0 blocks as q4/q8 MatMulNBits, accuracy level 4);',
   '256-token prompt prefilled in one call, then 128 greedy tokens. ttft = prefill wall time. Load = process start of the',
   'engine to a warm session (slmkit: built-model cache already filled). Peak RSS = VmHWM of a child process per row.',
+  `Each row is the per-field median of ${quick ? 1 : 3} run(s), the two engines alternating run by run so outside load hits`,
+  'both alike; "decode runs" lists every run (the host is shared: the same run can differ by 30%).',
   "slmkit runs its default KV mode 'append' (the cache is an input; only new K/V come back).",
   'llama.cpp runs with its defaults (F16 KV cache, flash attention auto).',
   quick ? 'Skipped by --quick: the TinyLlama-1.1B shape (run `npm run bench` without it).' : 'Both shapes ran (stories15M and TinyLlama-1.1B).',
   '',
-  '| model | engine | weights | threads | prefill tok/s | decode tok/s | ttft ms | load s | peak RSS MB | load avg |',
-  '|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r: Row) => `| ${r.model} | ${r.engine} | ${r.weights} | ${r.threads} | ${f(r.prefill_tok_s)} | ${f(r.decode_tok_s)} | ${f(r.ttft_ms, 0)} | ${f(r.load_s, 2)} | ${f(r.peak_rss_mb, 0)} | ${f(r.load1, 2)} |`),
+  '| model | engine | weights | threads | prefill tok/s | decode tok/s | decode runs | ttft ms | load s | peak RSS MB | load avg |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r: Row) => `| ${r.model} | ${r.engine} | ${r.weights} | ${r.threads} | ${f(r.prefill_tok_s)} | ${f(r.decode_tok_s)} | ${r.decode_runs.map((x) => f(x)).join(', ')} | ${f(r.ttft_ms, 0)} | ${f(r.load_s, 2)} | ${f(r.peak_rss_mb, 0)} | ${f(r.load1, 2)} |`),
   '',
   'Ratios slmkit / llama.cpp (same model, weights, threads):',
   '',
@@ -107,6 +113,7 @@ lines.push(
     return `| ${p.threads} | ${f(p.step_ms, 2)} | ${f(p.argmax_ms, 2)} | ${f(p.session_js_ms, 2)} | ${f(p.ort_run_ms, 2)} | ${p.binding_ms >= 0 ? f(p.binding_ms, 2) : '—'} | ${f(p.executor_ms, 2)} | ${f(p.kernels_ms, 2)} | ${f(mm, 2)} | ${f(gqa, 2)} | ${f(p.kernels_ms - mm - gqa, 2)} | ${p.nodes_per_step} | ${f(p.decode_tok_s)} | ${f(p.load1, 2)} |`;
   }),
 );
+lines.push(...ceilingSection(ceilings, rows));
 lines.push(...DECODER_MEMORY_NOTES);
 lines.push(
   '',
@@ -150,6 +157,34 @@ if (server.length) {
   if (seq && bat) gains.push(`n=4 in one request vs 4 in turn ${f(bat.tokensPerSecond / seq.tokensPerSecond, 2)}×`);
   if (gains.length) lines.push(`Batching gain in tokens/s: ${gains.join(', ')}.`, '');
 }
+/**
+ * What the int4 kernel alone allows (bench/ceiling.ts) against the targets: decode can be no
+ * faster than the linear layers alone, and peak RSS no lower than the process plus the
+ * session those layers need.
+ */
+function ceilingSection(ceil: CeilingRow[], decode: Row[]): string[] {
+  if (ceil.length === 0) return [];
+  const out = [
+    '',
+    '### Ceiling: the linear layers alone',
+    '',
+    '`bench/ceiling.ts`: a graph of nothing but the model\'s linear layers (q, k, v, o, gate, up, down of every layer and the',
+    'LM head; distinct weights per tensor) as the q4 MatMulNBits the decoder runs, one token per run, in a child process.',
+    'Its time is a floor under decode time (no attention, norms, rotary, KV cache, sampling or session code), so',
+    '1000 / time bounds decode tok/s from above; the RSS its session adds (prepacked weights and the mapped file\'s',
+    'residue) plus the process it runs in bounds peak RSS from below. Layouts: the decoder\'s separate projections, and',
+    'q|k|v and gate|up fused into one MatMulNBits each (fusing did not raise the ceiling).',
+    '',
+    '| model | threads | layout | linears ms/token | ceiling tok/s | llama.cpp Q4_0 decode tok/s | ceiling / llama.cpp | process MB | + session MB (anon) |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const c of ceil) {
+    const cpp = decode.find((r) => r.engine === 'llama.cpp' && r.model === c.model && r.threads === c.threads && r.weights === 'Q4_0');
+    out.push(`| ${c.model} | ${c.threads} | ${c.layout} | ${f(c.linears_ms, 2)} | ${f(c.ceiling_tok_s)} | ${cpp ? f(cpp.decode_tok_s) : '—'} | ${cpp ? f(c.ceiling_tok_s / cpp.decode_tok_s, 2) + '×' : '—'} | ${f(c.base_rss_mb, 0)} | ${f(c.session_rss_mb, 0)} (${f(c.session_anon_mb, 0)}) |`);
+  }
+  return out;
+}
+
 const out = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
 writeFileSync(out, lines.join('\n'));
 log(`wrote ${out}`);

@@ -19,6 +19,12 @@
 // buffer used to grow) and a sequence moves to the next bucket when it outgrows its own
 // (`KvBuckets`). A decode step runs one batch per bucket in use.
 
+// Key layout: in 'append' mode the graph reads the key buffer transposed, [slots, kvHeads,
+// headDim, capacity] (pastKeyTransposed in src/onnx/context.ts says why); values, and keys in
+// the other modes, are [slots, kvHeads, capacity, headDim]. Either way a sequence's filled
+// positions are a few contiguous runs per slot (one per head, or one per head and dim), which
+// is all the copies below deal in.
+
 import type { HostTensor } from '../ir/dtype.ts';
 import type { KvLayout } from './causal-lm.ts';
 import { SlmError } from '../errors.ts';
@@ -29,9 +35,23 @@ interface SlotEntry {
 }
 
 export interface KvViews {
-  /** Per layer, [count, kvHeads, capacity, headDim] over the given slots; feed and fetch them both. */
+  /**
+   * Per layer, [count, kvHeads, capacity, headDim] over the given slots ([count, kvHeads,
+   * headDim, capacity] for keys of a store with transposed keys); feed and fetch them both.
+   */
   k: HostTensor[];
   v: HostTensor[];
+}
+
+/**
+ * Where `length` filled positions of one slot lie in a buffer: `count` runs of `run` floats,
+ * the i-th starting at `start + i * stride`.
+ */
+interface SlotRuns {
+  start: number;
+  count: number;
+  stride: number;
+  run: number;
 }
 
 /** Sequences in slots of one fixed capacity. */
@@ -46,7 +66,17 @@ export class SlotKvStore {
     private readonly kv: KvLayout,
     /** Positions per slot (all slots share it). */
     readonly capacity: number,
+    /** Keys stored [slots, kvHeads, headDim, capacity] ('append' mode graphs read them so). */
+    readonly keysTransposed = false,
   ) {}
+
+  /** The filled positions [0, length) of `slot` in a key (transposed?) or value buffer of this store. */
+  runs(key: boolean, slot: number, length: number): SlotRuns {
+    const { kvHeads: h, headDim: d } = this.kv;
+    const C = this.capacity;
+    if (key && this.keysTransposed) return { start: slot * h * d * C, count: h * d, stride: C, run: length };
+    return { start: slot * h * C * d, count: h, stride: C * d, run: length * d };
+  }
 
   /** Occupied slots (= sequences holding a cache). */
   get used(): number {
@@ -127,20 +157,26 @@ export class SlotKvStore {
     outside.forEach((seq, i) => this.swap(this.slotOf(seq), intruders[i]!));
   }
 
+  /** The layers' key buffers then value buffers, each with whether it holds keys. */
+  private buffers(): [Float32Array, boolean][] {
+    return [...this.k.map((b) => [b, true] as [Float32Array, boolean]), ...this.v.map((b) => [b, false] as [Float32Array, boolean])];
+  }
+
   private swap(a: number, b: number): void {
     const sa = this.seqOfSlot[a]!;
     const sb = this.seqOfSlot[b]!;
     const ea = this.entries.get(sa)!;
     const eb = this.entries.get(sb)!;
     const len = Math.max(ea.length, eb.length);
-    const { kvHeads: h, headDim: d } = this.kv;
-    const tmp = new Float32Array(len * d);
-    for (const buf of [...this.k, ...this.v]) {
-      for (let head = 0; head < h; head++) {
-        const pa = (a * h + head) * this.capacity * d;
-        const pb = (b * h + head) * this.capacity * d;
-        tmp.set(buf.subarray(pa, pa + len * d));
-        buf.copyWithin(pa, pb, pb + len * d);
+    for (const [buf, key] of this.buffers()) {
+      const ra = this.runs(key, a, len);
+      const rb = this.runs(key, b, len);
+      const tmp = new Float32Array(ra.run);
+      for (let i = 0; i < ra.count; i++) {
+        const pa = ra.start + i * ra.stride;
+        const pb = rb.start + i * rb.stride;
+        tmp.set(buf.subarray(pa, pa + ra.run));
+        buf.copyWithin(pa, pb, pb + ra.run);
         buf.set(tmp, pb);
       }
     }
@@ -151,11 +187,12 @@ export class SlotKvStore {
   }
 
   private copySlot(from: number, to: number, length: number): void {
-    const { kvHeads: h, headDim: d } = this.kv;
-    for (const buf of [...this.k, ...this.v]) {
-      for (let head = 0; head < h; head++) {
-        const src = (from * h + head) * this.capacity * d;
-        buf.copyWithin((to * h + head) * this.capacity * d, src, src + length * d);
+    for (const [buf, key] of this.buffers()) {
+      const src = this.runs(key, from, length);
+      const dst = this.runs(key, to, length);
+      for (let i = 0; i < src.count; i++) {
+        const at = src.start + i * src.stride;
+        buf.copyWithin(dst.start + i * dst.stride, at, at + src.run);
       }
     }
   }
@@ -177,19 +214,22 @@ export class SlotKvStore {
   views(first: number, count: number): KvViews {
     const size = this.slotSize;
     const shape = [count, this.kv.kvHeads, this.capacity, this.kv.headDim];
-    const view = (buf: Float32Array): HostTensor => ({ dtype: 'float32', shape, data: buf.subarray(first * size, (first + count) * size) });
-    return { k: this.k.map(view), v: this.v.map(view) };
+    const keyShape = this.keysTransposed ? [count, this.kv.kvHeads, this.kv.headDim, this.capacity] : shape;
+    const view = (s: number[]) => (buf: Float32Array): HostTensor => ({ dtype: 'float32', shape: s, data: buf.subarray(first * size, (first + count) * size) });
+    return { k: this.k.map(view(keyShape)), v: this.v.map(view(shape)) };
   }
 
   /** Copies `length` filled positions of `seq` (in this store) into slot `slot` of `to`. */
   copyTo(seq: number, length: number, to: SlotKvStore, slot: number): void {
-    const { kvHeads: h, headDim: d } = this.kv;
+    if (to.keysTransposed !== this.keysTransposed) throw new SlmError('INVALID_ARGUMENT', 'KV cache: stores with different key layouts');
     const from = this.slotOf(seq);
     for (let l = 0; l < this.kv.layers; l++) {
-      for (const [src, dst] of [[this.k[l]!, to.k[l]!], [this.v[l]!, to.v[l]!]]) {
-        for (let head = 0; head < h; head++) {
-          const a = (from * h + head) * this.capacity * d;
-          dst!.set(src!.subarray(a, a + length * d), (slot * h + head) * to.capacity * d);
+      for (const [src, dst, key] of [[this.k[l]!, to.k[l]!, true], [this.v[l]!, to.v[l]!, false]] as const) {
+        const a = this.runs(key, from, length);
+        const b = to.runs(key, slot, length);
+        for (let i = 0; i < a.count; i++) {
+          const at = a.start + i * a.stride;
+          dst.set(src.subarray(at, at + a.run), b.start + i * b.stride);
         }
       }
     }
@@ -216,6 +256,8 @@ export class KvBuckets {
     private readonly kv: KvLayout,
     private readonly minCapacity: number,
     private readonly maxContext: number,
+    /** Every store keeps its keys transposed (SlotKvStore.keysTransposed). */
+    private readonly keysTransposed = false,
   ) {}
 
   /** The store holding `seq`, if it has a cache. */
@@ -239,7 +281,7 @@ export class KvBuckets {
     while (cap < needed) cap *= 2;
     cap = Math.min(cap, this.maxContext);
     let store = this.stores.get(cap);
-    if (!store) this.stores.set(cap, (store = new SlotKvStore(this.kv, cap)));
+    if (!store) this.stores.set(cap, (store = new SlotKvStore(this.kv, cap, this.keysTransposed)));
     const slot = store.acquire(seq);
     if (cur) {
       const length = cur.length(seq);

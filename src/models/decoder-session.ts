@@ -13,7 +13,9 @@
 //   step); 'shared' graphs (GroupQueryAttention updating the buffer in place) have the buffer
 //   fetched too, i.e. copied back whole every run. Either way the capacity follows the
 //   context actually used (doubling on demand): attention in 'append' runs over the whole
-//   capacity (masked), and 'shared' copies it.
+//   capacity (masked), and 'shared' copies it. 'append' graphs read the key buffer
+//   transposed, [slots, kvHeads, headDim, capacity] (pastKeyTransposed, src/onnx/context.ts):
+//   the session keeps keys that way and writes new ones with writeNewKeysTransposed.
 //
 // The graph runner is abstract so the same session logic runs on onnxruntime and on
 // the float64 reference interpreter (tests compare the two).
@@ -192,6 +194,8 @@ function logitRows(logits: HostTensor, vocabSize: number): Float32Array[] {
 
 export class SharedKvDecoderSession implements DecoderSession {
   private readonly kvStore: KvBuckets;
+  /** 'append' graphs take past_key as [rows, kvHeads, headDim, capacity] (pastKeyTransposed). */
+  private readonly keysTransposed: boolean;
   private runs = 0;
   /**
    * 'append' mode: the most tokens of one sequence fed in one run; a longer prompt is fed in
@@ -208,7 +212,8 @@ export class SharedKvDecoderSession implements DecoderSession {
     private readonly runners: SharedRunners,
     minCapacity = MIN_KV_CAPACITY,
   ) {
-    this.kvStore = new KvBuckets(kv, minCapacity, maxContext);
+    this.keysTransposed = runners.kvMode === 'append';
+    this.kvStore = new KvBuckets(kv, minCapacity, maxContext, this.keysTransposed);
   }
 
   cachedLength(seq: number): number {
@@ -350,8 +355,8 @@ export class SharedKvDecoderSession implements DecoderSession {
     const none = append && this.runners.kvMode === 'append' && emptyPast ? this.emptyPast(count) : undefined;
     const fetches: Record<string, HostTensor | null> = { logits: null };
     for (let l = 0; l < this.kv.layers; l++) {
-      feeds[`past_key.${l}`] = none ?? kv.k[l]!;
-      feeds[`past_value.${l}`] = none ?? kv.v[l]!;
+      feeds[`past_key.${l}`] = none?.k ?? kv.k[l]!;
+      feeds[`past_value.${l}`] = none?.v ?? kv.v[l]!;
       fetches[`present_key.${l}`] = append ? null : kv.k[l]!;
       fetches[`present_value.${l}`] = append ? null : kv.v[l]!;
     }
@@ -359,15 +364,18 @@ export class SharedKvDecoderSession implements DecoderSession {
     const out = await runner.run(feeds, { signal, fetches });
     if (append) {
       for (let l = 0; l < this.kv.layers; l++) {
-        writeNewKv(kv.k[l]!, out[`present_key.${l}`]!, past);
+        if (this.keysTransposed) writeNewKeysTransposed(kv.k[l]!, out[`present_key.${l}`]!, past);
+        else writeNewKv(kv.k[l]!, out[`present_key.${l}`]!, past);
         writeNewKv(kv.v[l]!, out[`present_value.${l}`]!, past);
       }
     }
     return out.logits!;
   }
 
-  private emptyPast(rows: number): HostTensor {
-    return { dtype: 'float32', shape: [rows, this.kv.kvHeads, 0, this.kv.headDim], data: new Float32Array(0) };
+  private emptyPast(rows: number): { k: HostTensor; v: HostTensor } {
+    const { kvHeads: h, headDim: d } = this.kv;
+    const empty = (shape: number[]): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array(0) });
+    return { k: empty(this.keysTransposed ? [rows, h, d, 0] : [rows, h, 0, d]), v: empty([rows, h, 0, d]) };
   }
 
   async dispose(): Promise<void> {
@@ -375,25 +383,48 @@ export class SharedKvDecoderSession implements DecoderSession {
   }
 }
 
+/** Dims of a write of new positions into a KV buffer, checked (rows, heads, dim agree; every row fits). */
+function newPositionDims(buffer: HostTensor, fresh: HostTensor, past: Int32Array, transposed: boolean) {
+  const [rows, heads, a, b] = buffer.shape as [number, number, number, number];
+  const [dim, capacity] = transposed ? [a, b] : [b, a];
+  const [fRows, seq, fHeads, fDim] = fresh.shape as [number, number, number, number];
+  if (fRows !== rows || fHeads !== heads || fDim !== dim) {
+    const what = transposed ? 'new keys do not fit the transposed key buffer' : 'new K/V does not fit the KV buffer';
+    throw new SlmError('SHAPE_MISMATCH', `${what}: [${fresh.shape.join(', ')}] into [${buffer.shape.join(', ')}]`);
+  }
+  for (let r = 0; r < rows; r++) {
+    if (past[r]! + seq > capacity) throw new SlmError('INVALID_ARGUMENT', `KV buffer: ${past[r]} + ${seq} positions > capacity ${capacity}`);
+  }
+  return { rows, heads, dim, capacity, seq, dst: buffer.data as Float32Array, src: fresh.data as Float32Array };
+}
+
 /**
  * Writes new K or V positions, [rows, seq, kvHeads, headDim], into a buffer view
  * [rows, kvHeads, capacity, headDim] at positions past[row] .. past[row] + seq - 1.
  */
 export function writeNewKv(buffer: HostTensor, fresh: HostTensor, past: Int32Array): void {
-  const [rows, heads, capacity, dim] = buffer.shape as [number, number, number, number];
-  const [fRows, seq, fHeads, fDim] = fresh.shape as [number, number, number, number];
-  if (fRows !== rows || fHeads !== heads || fDim !== dim) {
-    throw new SlmError('SHAPE_MISMATCH', `new K/V [${fresh.shape.join(', ')}] does not fit the KV buffer [${buffer.shape.join(', ')}]`);
-  }
-  const dst = buffer.data as Float32Array;
-  const src = fresh.data as Float32Array;
+  const { rows, heads, dim, capacity, seq, dst, src } = newPositionDims(buffer, fresh, past, false);
   for (let r = 0; r < rows; r++) {
-    const at = past[r]!;
-    if (at + seq > capacity) throw new SlmError('INVALID_ARGUMENT', `KV buffer: ${at} + ${seq} positions > capacity ${capacity}`);
     for (let s = 0; s < seq; s++) {
       for (let h = 0; h < heads; h++) {
         const from = ((r * seq + s) * heads + h) * dim;
-        dst.set(src.subarray(from, from + dim), ((r * heads + h) * capacity + at + s) * dim);
+        dst.set(src.subarray(from, from + dim), ((r * heads + h) * capacity + past[r]! + s) * dim);
+      }
+    }
+  }
+}
+
+/**
+ * writeNewKv for a transposed key buffer [rows, kvHeads, headDim, capacity] ('append' mode):
+ * new keys [rows, seq, kvHeads, headDim] land at positions past[row] .. past[row] + seq - 1.
+ */
+export function writeNewKeysTransposed(buffer: HostTensor, fresh: HostTensor, past: Int32Array): void {
+  const { rows, heads, dim, capacity, seq, dst, src } = newPositionDims(buffer, fresh, past, true);
+  for (let r = 0; r < rows; r++) {
+    for (let h = 0; h < heads; h++) {
+      for (let j = 0; j < dim; j++) {
+        const row = ((r * heads + h) * dim + j) * capacity + past[r]!;
+        for (let s = 0; s < seq; s++) dst[row + s] = src[((r * seq + s) * heads + h) * dim + j]!;
       }
     }
   }

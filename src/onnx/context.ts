@@ -29,8 +29,10 @@ export interface LowerOptions {
    * [B, seq, kvHeads, headDim], which the caller writes into its buffer. onnxruntime-node
    * copies every fetched output into JS on each run, so fetching the whole buffer (shared)
    * costs rows x capacity per step; this fetches a few KB (findings §4.5). Attention runs on
-   * standard ops over the whole capacity with a length mask. 'append-gqa': the same
-   * interface, attention by GroupQueryAttention (which copies the filled past natively).
+   * standard ops over the whole capacity with a length mask, and the key buffer is stored
+   * transposed, past_key [B, kvHeads, headDim, capacity] (see pastKeyTransposed).
+   * 'append-gqa': the same interface with the usual key layout, attention by
+   * GroupQueryAttention (which copies the filled past natively).
    */
   kvMode?: KvMode;
   /** Use com.microsoft fused ops (MatMulNBits is always used for q4/q8). Default true. */
@@ -38,6 +40,18 @@ export interface LowerOptions {
 }
 
 export type KvMode = 'concat' | 'shared' | 'append' | 'append-gqa';
+
+/**
+ * Whether a KV mode's past_key input is [B, kvHeads, headDim, capacity] instead of the IR's
+ * [B, kvHeads, capacity, headDim]. 'append' reads the key buffer as the right operand of a
+ * plain MatMul (q [.., 1, D] x K^T [.., D, C]): onnxruntime's MatMul with transB, which the
+ * usual layout needs, ran one-token attention 1.6-2x slower (6 layers x 6 heads x 48 dims,
+ * C = 1024, one thread: 2.5-2.7 ms against 1.3-1.6 ms), and an explicit Transpose in the graph
+ * is fused back into that same transB MatMul by onnxruntime's optimizer.
+ */
+export function pastKeyTransposed(mode: KvMode): boolean {
+  return mode === 'append';
+}
 
 /** Name of the extra graph input that the buffer KV modes (shared, append) add. */
 export const KV_PAST_LENGTH_INPUT = 'kv_past_length';
@@ -103,6 +117,8 @@ export class LoweringContext {
   readonly extraInputs = new Map<string, { dtype: DType; shape: Shape }>();
   /** Overrides of output value dims (shared KV mode: present has the buffer's dims). */
   readonly outputDims = new Map<Tensor, Shape>();
+  /** Overrides of graph input dims ('append' mode: the key buffer is fed transposed). */
+  readonly inputDims = new Map<Tensor, Shape>();
   /**
    * add nodes whose sum feeds an rms_norm as its first use: the rms_norm emits both as one
    * SkipSimplifiedLayerNormalization (lower-reduce.ts), so the add itself emits nothing.

@@ -20,7 +20,7 @@ import { ATTENTION } from './lower-attention.ts';
 import { LOSS } from './lower-loss.ts';
 import { OnnxDataType, type ModelProtoSpec, type OnnxDim, type ValueInfoSpec } from './proto.ts';
 
-export { KV_PAST_LENGTH_INPUT, type LowerOptions } from './context.ts';
+export { KV_PAST_LENGTH_INPUT, pastKeyTransposed, type LowerOptions } from './context.ts';
 
 export const LOWERINGS: Record<string, LowerFn> = { ...ELEMENTWISE, ...LINALG, ...LAYOUT, ...REDUCE, ...ROPE, ...ATTENTION, ...LOSS };
 
@@ -117,6 +117,12 @@ export function lowerGraph(graph: Graph, options: LowerOptions = {}, dataFile = 
     }
   }
   ctx.current = undefined;
+  graph.inputs.forEach((t, i) => {
+    const dims = ctx.inputDims.get(t);
+    if (!dims) return;
+    inputs[i] = { ...inputs[i]!, shape: onnxShape(dims) };
+    inputIO[i] = { ...inputIO[i]!, shape: dims };
+  });
 
   const outputs: ValueInfoSpec[] = [];
   const outputIO: GraphIO[] = [];

@@ -2,7 +2,8 @@
 // interpreter's full recompute over the whole sequence; in concat mode (present = past ++
 // new), in shared-buffer mode (one preallocated buffer fed as past and fetched as present,
 // updated in place by onnxruntime) and in append mode (the buffer is only fed; the graph
-// returns the new positions' K/V, which the caller writes into it).
+// returns the new positions' K/V, which the caller writes into it; 'append' takes the key
+// buffer transposed, [B, kvHeads, headDim, capacity]).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,9 +11,9 @@ import * as ir from '../../src/ir/index.ts';
 import type { HostTensor } from '../../src/ir/index.ts';
 import { evaluate } from '../../src/interp/index.ts';
 import { compile, type CompileOptions } from '../../src/runtime/session.ts';
-import { lowerGraph, KV_PAST_LENGTH_INPUT } from '../../src/onnx/lower.ts';
+import { lowerGraph, KV_PAST_LENGTH_INPUT, pastKeyTransposed } from '../../src/onnx/lower.ts';
 import { UnsupportedError } from '../../src/errors.ts';
-import { writeNewKv } from '../../src/models/decoder-session.ts';
+import { writeNewKeysTransposed, writeNewKv } from '../../src/models/decoder-session.ts';
 import { Harness, compareTensors, randomUniform, TOL } from './helpers.ts';
 
 const h = new Harness();
@@ -70,8 +71,9 @@ async function runDecode(batch: number, steps: number[], mode: 'concat' | 'share
     let done = 0;
     const capacity = 16;
     const buffered = mode !== 'concat';
-    let k: HostTensor = f32([batch, NKV, buffered ? capacity : 0, HD], new Float32Array(buffered ? batch * NKV * capacity * HD : 0));
-    let v: HostTensor = f32(k.shape, new Float32Array(k.data.length));
+    let v: HostTensor = f32([batch, NKV, buffered ? capacity : 0, HD], new Float32Array(buffered ? batch * NKV * capacity * HD : 0));
+    const kT = buffered && pastKeyTransposed(mode);
+    let k: HostTensor = f32(kT ? [batch, NKV, HD, capacity] : v.shape, new Float32Array(v.data.length));
     for (const n of steps) {
       const feeds: Record<string, HostTensor> = { x: rows(x, done, n), pos: positions(batch, done, n), past_k: k, past_v: v };
       let out: Record<string, HostTensor>;
@@ -87,7 +89,8 @@ async function runDecode(batch: number, steps: number[], mode: 'concat' | 'share
         out = await cg.run(feeds, { y: null, present_k: null, present_v: null });
         // Only the fed positions come back; the caller appends them to its buffer.
         assert.deepEqual(out.present_k!.shape, [batch, n, NKV, HD]);
-        writeNewKv(k, out.present_k!, past);
+        if (kT) writeNewKeysTransposed(k, out.present_k!, past);
+        else writeNewKv(k, out.present_k!, past);
         writeNewKv(v, out.present_v!, past);
       } else {
         out = await cg.run(feeds);
@@ -125,6 +128,9 @@ test('lowering picks GroupQueryAttention and RotaryEmbedding for the decode bloc
     assert.deepEqual(append.inputs.map((i) => i.name), shared.inputs.map((i) => i.name));
     assert.deepEqual(append.outputs.find((o) => o.name === 'present_k')!.shape, ['batch', 'seq', NKV, HD]);
     assert.deepEqual(append.outputs.find((o) => o.name === 'present_v')!.shape, ['batch', 'seq', NKV, HD]);
+    // 'append' reads the key buffer transposed; values keep the IR's layout.
+    assert.deepEqual(append.inputs.find((i) => i.name === 'past_k')!.shape, kvMode === 'append' ? ['batch', NKV, HD, 'past'] : ['batch', NKV, 'past', HD]);
+    assert.deepEqual(append.inputs.find((i) => i.name === 'past_v')!.shape, ['batch', NKV, 'past', HD]);
     assert.equal(append.model.graph.nodes.some((n) => n.opType === 'GroupQueryAttention'), kvMode === 'append-gqa', kvMode);
   }
 });
@@ -193,7 +199,8 @@ for (const mode of ['shared', 'append', 'append-gqa'] as const) test(`${mode} KV
   const run = async (feeds: Record<string, HostTensor>, kb: HostTensor, vb: HostTensor) => {
     if (mode === 'shared') return cg.run(feeds, { y: null, present_k: kb, present_v: vb });
     const out = await cg.run(feeds, { y: null, present_k: null, present_v: null });
-    writeNewKv(kb, out.present_k!, feeds[KV_PAST_LENGTH_INPUT]!.data as Int32Array);
+    if (pastKeyTransposed(mode)) writeNewKeysTransposed(kb, out.present_k!, feeds[KV_PAST_LENGTH_INPUT]!.data as Int32Array);
+    else writeNewKv(kb, out.present_k!, feeds[KV_PAST_LENGTH_INPUT]!.data as Int32Array);
     writeNewKv(vb, out.present_v!, feeds[KV_PAST_LENGTH_INPUT]!.data as Int32Array);
     return out;
   };
@@ -202,15 +209,16 @@ for (const mode of ['shared', 'append', 'append-gqa'] as const) test(`${mode} KV
     const refs = await Promise.all(xs.map((x, b) => evaluate(buildBlock(false), { x, pos: positions(1, 0, prompts[b]! + steps) }, { params: PARAMS })));
     const slot = NKV * cap * HD;
     // Unfilled positions hold stale values (as after a truncation): they must be ignored.
-    const k = f32([B, NKV, cap, HD], new Float32Array(B * slot).fill(37.5));
-    const v = f32(k.shape, new Float32Array(B * slot).fill(-55));
+    const kShape = (rows: number) => (pastKeyTransposed(mode) ? [rows, NKV, HD, cap] : [rows, NKV, cap, HD]);
+    const k = f32(kShape(B), new Float32Array(B * slot).fill(37.5));
+    const v = f32([B, NKV, cap, HD], new Float32Array(B * slot).fill(-55));
     const len = (n: number[]): HostTensor => ({ dtype: 'int32', shape: [n.length], data: Int32Array.from(n) });
     let maxErr = 0;
     // Prefill each row alone through views of its part of the batch buffer.
     for (let b = 0; b < B; b++) {
-      const kb = f32([1, NKV, cap, HD], new Float32Array(0));
+      const kb = f32(kShape(1), new Float32Array(0));
       kb.data = (k.data as Float32Array).subarray(b * slot, (b + 1) * slot);
-      const vb = { ...kb, data: (v.data as Float32Array).subarray(b * slot, (b + 1) * slot) };
+      const vb: HostTensor = { dtype: 'float32', shape: [1, NKV, cap, HD], data: (v.data as Float32Array).subarray(b * slot, (b + 1) * slot) };
       const out = await run({ x: rows(xs[b]!, 0, prompts[b]!), pos: positions(1, 0, prompts[b]!), past_k: kb, past_v: vb, [KV_PAST_LENGTH_INPUT]: len([0]) }, kb, vb);
       const c = compareTensors(`prefill row ${b}`, out.y!, rows(refs[b]!.y!, 0, prompts[b]!));
       maxErr = Math.max(maxErr, c.maxAbs / Math.max(1, c.maxRef));
