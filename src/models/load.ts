@@ -41,6 +41,11 @@ export interface LoadModelOptions {
   cacheDir?: string | false;
   /** Context the KV cache is sized for (default: the model's max positions, capped at 2048). */
   context?: number;
+  /**
+   * Sequences expected to hold a KV cache at once (a server's concurrency), each up to the
+   * whole context: the memory check counts a cache for each. Default 1.
+   */
+  sequences?: number;
   /** MatMulNBits accuracy level for q4/q8: 4 (int8 activations, fast; default) or 0 (exact). */
   accuracyLevel?: 0 | 4;
   /**
@@ -235,8 +240,10 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   if (quantEmbeddings) linearParams += embeddingParams;
   else otherParams += embeddingParams;
   const context = Math.min(opts.context ?? Math.min(arch.maxPositions(config), 2048), arch.maxPositions(config));
-  const memory = estimateMemory({ linearParams, otherParams, linear: LINEAR_OF[dtype], kv: arch.kvLayout(config), context });
-  assertFits(memory, `${basename(path)} at ${dtype}`);
+  const sequences = opts.sequences ?? 1;
+  if (!Number.isInteger(sequences) || sequences < 1) throw new SlmError('INVALID_ARGUMENT', `sequences must be a positive integer, got ${sequences}`);
+  const memory = estimateMemory({ linearParams, otherParams, linear: LINEAR_OF[dtype], kv: arch.kvLayout(config), context, sequences });
+  assertFits(memory, `${basename(path)} at ${dtype}${sequences > 1 ? ` with ${sequences} sequences of ${context} tokens` : ''}`);
 
   const tokenizer = await loadTokenizer(opened.tokenizerPath);
   const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings };

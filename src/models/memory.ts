@@ -27,10 +27,11 @@ export interface MemoryEstimate {
  * pages of the mmapped weight file that stay resident after prepacking, the arena and
  * activations (0.15 x weights).
  */
-export function estimateMemory(p: { linearParams: number; otherParams: number; linear: LinearDType; kv: KvLayout; context: number }): MemoryEstimate {
+export function estimateMemory(p: { linearParams: number; otherParams: number; linear: LinearDType; kv: KvLayout; context: number; sequences?: number }): MemoryEstimate {
   const perLinear = p.linear === 'q4' ? 0.5 + 8 / 32 : p.linear === 'q8' ? 1 + 8 / 32 : 4; // float16 is cast up: float32 in RAM
   const weightBytes = p.linearParams * perLinear + p.otherParams * 4;
-  const kvCacheBytes = 2 * p.kv.layers * p.kv.kvHeads * p.kv.headDim * p.context * 4;
+  // Each sequence decoding at once holds its own float32 K and V, up to the whole context.
+  const kvCacheBytes = 2 * p.kv.layers * p.kv.kvHeads * p.kv.headDim * p.context * 4 * Math.max(1, p.sequences ?? 1);
   const overheadBytes = 200 * 2 ** 20 + 0.15 * weightBytes;
   return { weightBytes, kvCacheBytes, overheadBytes, totalBytes: weightBytes + kvCacheBytes + overheadBytes };
 }
@@ -51,7 +52,7 @@ export function assertFits(e: MemoryEstimate, what: string, available = availabl
     const gb = (n: number) => (n / 2 ** 30).toFixed(2);
     throw new SlmError(
       'OUT_OF_MEMORY',
-      `${what} needs about ${gb(e.totalBytes)} GiB (weights ${gb(e.weightBytes)}, KV cache ${gb(e.kvCacheBytes)}, overhead ${gb(e.overheadBytes)}) but only ${gb(available)} GiB is available; try --dtype q4 or a smaller --ctx`,
+      `${what} needs about ${gb(e.totalBytes)} GiB (weights ${gb(e.weightBytes)}, KV cache ${gb(e.kvCacheBytes)}, overhead ${gb(e.overheadBytes)}) but only ${gb(available)} GiB is available; try --dtype q4, a smaller --ctx or fewer concurrent sequences`,
     );
   }
 }

@@ -15,6 +15,8 @@ export interface LoadServedModelOptions {
    * requests' choices) in one forward call before it opens another session. Default 16.
    */
   maxSequences?: number;
+  /** Requests generating at once (the server's maxConcurrency): the memory check counts a full-context KV cache for each. Default 1. */
+  concurrency?: number;
   /** The id clients send as `model`; default the folder or file name. */
   name?: string;
   dtype?: ModelDType;
@@ -74,6 +76,7 @@ function modelName(path: string): string {
 export async function loadServedModel(path: string, opts: LoadServedModelOptions = {}): Promise<LoadedModel> {
   const lm = await loadCausalLM(path, {
     context: opts.ctx,
+    sequences: opts.concurrency,
     dtype: opts.dtype,
     threads: opts.threads,
     cacheDir: opts.cacheDir,

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCausalLM } from '../../src/models/load.ts';
+import { availableMemory, estimateMemory } from '../../src/models/memory.ts';
 import { writeTinyModel, tinyHfConfig } from './fixture-model.ts';
 import { writeSafetensors } from '../../src/formats/safetensors-writer.ts';
 
@@ -113,4 +114,24 @@ test('a model that does not fit in memory fails before loading', async () => {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(huge));
   await writeSafetensors(join(dir, 'model.safetensors'), []);
   await assert.rejects(loadCausalLM(dir, { dtype: 'f32' }), /needs about .* GiB .* available/);
+});
+
+test('the memory check counts a KV cache per concurrent sequence', async () => {
+  const kv = { layers: 22, kvHeads: 4, headDim: 64 };
+  const one = estimateMemory({ linearParams: 1e9, otherParams: 1e6, linear: 'q4', kv, context: 2048 });
+  const eight = estimateMemory({ linearParams: 1e9, otherParams: 1e6, linear: 'q4', kv, context: 2048, sequences: 8 });
+  assert.equal(one.kvCacheBytes, 2 * 22 * 4 * 64 * 2048 * 4);
+  assert.equal(eight.kvCacheBytes, 8 * one.kvCacheBytes);
+  assert.equal(eight.weightBytes, one.weightBytes);
+  // Enough sequences that their caches cannot fit are refused before any weight is read
+  // (only a config and an empty weights file exist), naming the sequences.
+  const dir = mkdtempSync(join(tmpdir(), 'slmkit-seqs-'));
+  const context = 1 << 16;
+  const cfg = { ...tinyHfConfig('llama'), hidden_size: 1024, intermediate_size: 2048, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 8, max_position_embeddings: context };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  await writeSafetensors(join(dir, 'model.safetensors'), []);
+  const perSequence = 2 * 8 * 1024 * context * 4; // 4 GiB of K/V per sequence
+  const sequences = Math.ceil(availableMemory() / perSequence) + 1;
+  await assert.rejects(loadCausalLM(dir, { dtype: 'q4', context, sequences }), new RegExp(`with ${sequences} sequences of ${context} tokens needs about`));
+  await assert.rejects(loadCausalLM(dir, { sequences: 0 }), /sequences must be a positive integer/);
 });

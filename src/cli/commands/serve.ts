@@ -47,7 +47,7 @@ const serve: Command = {
     else io.signal.addEventListener('abort', onStop, { once: true });
     process.once('SIGTERM', onStop);
     // Listen first so /health can say 503 while the model loads.
-    const model = loadServedModel(path, { ctx: ctx ?? 4096, signal: stop.signal });
+    const model = loadServedModel(path, { ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {
