@@ -241,7 +241,9 @@ test('close() cancels requests still running (503 / stream error event) unless t
   const graceful = createServer({ model: model2, maxConcurrency: 2, shutdownGraceMs: 5000 });
   const { url: url2 } = await graceful.listen(0, '127.0.0.1');
   const pending = complete(url2, { prompt: 'finish me', max_tokens: 30, temperature: 0, logit_bias: noEos });
-  await new Promise((r) => setTimeout(r, 30));
+  // Close only once the request runs: one that arrives after close() is refused (503), and
+  // on a loaded machine a fixed delay may not be enough for it to get there.
+  while ((graceful.stats().queue.active ?? 0) === 0) await new Promise((r) => setTimeout(r, 5));
   await graceful.close();
   assert.equal((await pending).tokens, 30, 'the request in flight finished during the grace period');
 });
