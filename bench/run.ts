@@ -122,6 +122,7 @@ lines.push(
   }),
 );
 lines.push(...ceilingSection(ceilings, rows));
+lines.push(...targetsSection(ceilings, rows));
 lines.push(...DECODER_MEMORY_NOTES);
 lines.push(
   '',
@@ -190,6 +191,49 @@ function ceilingSection(ceil: CeilingRow[], decode: Row[]): string[] {
   for (const c of ceil) {
     const cpp = decode.find((r) => r.engine === 'llama.cpp' && r.model === c.model && r.threads === c.threads && r.weights === 'Q4_0');
     out.push(`| ${c.model} | ${c.threads} | ${c.layout} | ${f(c.linears_ms, 2)} | ${f(c.ceiling_tok_s)} | ${cpp ? f(cpp.decode_tok_s) : '—'} | ${cpp ? f(c.ceiling_tok_s / cpp.decode_tok_s, 2) + '×' : '—'} | ${f(c.base_rss_mb, 0)} | ${f(c.session_rss_mb, 0)} (${f(c.session_anon_mb, 0)}) |`);
+  }
+  return out;
+}
+
+/**
+ * Each decode target against the ceiling: the time per token the target allows, what the
+ * fastest linear layers alone take of it, and what slmkit's whole step takes beyond them now.
+ */
+function targetsSection(ceil: CeilingRow[], decode: Row[]): string[] {
+  const targets = [
+    { model: 'TinyLlama-1.1B', factor: 1.25 },
+    { model: 'stories15M', factor: 3 },
+  ] as const;
+  const out = [
+    '',
+    'What each decode target leaves for everything but the linear layers (attention, norms, rotary, KV bookkeeping,',
+    'sampling, the binding): time per token at the target minus the fastest linears-only time above; "now" is slmkit\'s',
+    'measured step (1000 / decode tok/s) minus the same linears time.',
+    '',
+    '| model | threads | target | target tok/s | ms/token allowed | fastest linears ms | left for the rest ms | slmkit now: the rest ms | met |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const t of targets) {
+    for (const threads of [1, 2]) {
+      const cpp = decode.find((r) => r.engine === 'llama.cpp' && r.model === t.model && r.threads === threads && r.weights === 'Q4_0');
+      const slm = decode.find((r) => r.engine === 'slmkit' && r.model === t.model && r.threads === threads && r.weights === 'q4');
+      const lin = ceil.filter((c) => c.model === t.model && c.threads === threads).map((c) => c.linears_ms);
+      if (!cpp || !slm || lin.length === 0) continue;
+      const target = t.factor * cpp.decode_tok_s;
+      const allowed = 1000 / target;
+      const linears = Math.min(...lin);
+      out.push(`| ${t.model} | ${threads} | ${t.factor}× llama.cpp | ${f(target)} | ${f(allowed, 2)} | ${f(linears, 2)} | ${f(allowed - linears, 2)} | ${f(1000 / slm.decode_tok_s - linears, 2)} | ${slm.decode_tok_s >= target ? 'yes' : 'no'} |`);
+    }
+  }
+  const mem = ceil.filter((c) => c.model === 'TinyLlama-1.1B' && c.layout === 'separate');
+  const peak = decode.filter((r) => r.engine === 'slmkit' && r.model === 'TinyLlama-1.1B' && r.weights === 'q4').map((r) => r.peak_rss_mb);
+  if (mem.length && peak.length) {
+    const floor = Math.min(...mem.map((c) => c.base_rss_mb + c.session_rss_mb));
+    out.push(
+      '',
+      `Peak RSS target (TinyLlama q4 ≤ 1.0 GB): a process holding only the linear layers already reaches ${f(floor, 0)} MiB (${f((floor * 2 ** 20) / 1e9, 2)} GB),`,
+      `before the token embedding, KV cache, activations and tokenizer; slmkit's measured peak is ${f(Math.min(...peak), 0)}–${f(Math.max(...peak), 0)} MiB.`,
+    );
   }
   return out;
 }

@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import type { CausalLMArch, DecoderInputs, DecoderOutputs } from './causal-lm.ts';
 import type { VarBuilder } from '../nn/var-builder.ts';
-import { CausalSelfAttention, Embedding, Linear, RMSNorm, activate, type Activation } from '../nn/layers.ts';
+import { CausalSelfAttention, Embedding, Linear, ParallelLinears, RMSNorm, activate, type Activation } from '../nn/layers.ts';
 import { parseHfConfig } from './config.ts';
 import { UnsupportedError } from '../errors.ts';
 
@@ -134,9 +134,8 @@ export const llama: CausalLMArch<LlamaConfig> = {
       x = x.add(attn.out);
       const h2 = RMSNorm(l.pp('post_attention_layernorm'), x, c.hidden, c.rmsNormEps);
       const mlp = l.pp('mlp');
-      const gate = activate(Linear(mlp.pp('gate_proj'), h2, c.hidden, c.intermediate, c.mlpBias), c.act);
-      const up = Linear(mlp.pp('up_proj'), h2, c.hidden, c.intermediate, c.mlpBias);
-      x = x.add(Linear(mlp.pp('down_proj'), gate.mul(up), c.intermediate, c.hidden, c.mlpBias));
+      const [gateProj, up] = ParallelLinears(mlp, h2, [{ name: 'gate_proj', out: c.intermediate }, { name: 'up_proj', out: c.intermediate }], c.hidden, c.mlpBias) as [typeof x, typeof x];
+      x = x.add(Linear(mlp.pp('down_proj'), activate(gateProj, c.act).mul(up), c.intermediate, c.hidden, c.mlpBias));
     }
     const hidden = RMSNorm(m.pp('norm'), x, c.hidden, c.rmsNormEps);
     const headVb = c.tieWordEmbeddings ? m.pp('embed_tokens') : vb.pp('lm_head');

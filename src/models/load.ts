@@ -54,6 +54,8 @@ export interface LoadModelOptions {
    * GroupQueryAttention), 'shared' (the buffers are also fetched back whole every run) or 'concat'.
    */
   kvMode?: 'shared' | 'append' | 'append-gqa' | 'concat';
+  /** q4/q8: run q|k|v and gate|up as one matmul each over stacked weights (default true; VarBuilderOptions.fuseLinears). */
+  fuseLinears?: boolean;
   /** Keep the token embedding float32 under q4/q8 (default: quantized like the linears; a GGUF Q4_0/Q8_0 table loads exactly). */
   floatEmbeddings?: boolean;
   signal?: AbortSignal;
@@ -246,7 +248,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   assertFits(memory, `${basename(path)} at ${dtype}${sequences > 1 ? ` with ${sequences} sequences of ${context} tokens` : ''}`);
 
   const tokenizer = await loadTokenizer(opened.tokenizerPath);
-  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings };
+  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings, fuseLinears: opts.fuseLinears ?? true };
   let runners: DecoderRunners;
   let buildHidden: () => Promise<GraphRunner>;
   const hiddenOpts = { cache: false, lastLogitsOnly: true, hiddenOutput: true };

@@ -2,7 +2,7 @@
 // module's checkpoint prefix, so field names stay those of the checkpoint.
 
 import type { Tensor } from '../ir/graph.ts';
-import { attention, gather, gelu, layerNorm, linear, rmsNorm, rope, silu, type AttentionResult } from '../ir/builder.ts';
+import { attention, concat, gather, gelu, layerNorm, linear, rmsNorm, rope, silu, slice, type AttentionResult } from '../ir/builder.ts';
 import type { VarBuilder } from './var-builder.ts';
 
 /** nn.Linear: weight [out, in] (maybe quantized), optional bias. */
@@ -11,6 +11,21 @@ export function Linear(vb: VarBuilder, x: Tensor, inFeatures: number, outFeature
   const b = bias ? vb.get('bias', [outFeatures]) : null;
   const y = linear(x, w, b);
   return vb.options.linearAdapter ? vb.options.linearAdapter(vb, x, y, inFeatures, outFeatures) : y;
+}
+
+/**
+ * Several nn.Linear modules reading the same input (q/k/v, gate/up), by checkpoint name: one
+ * matmul over their stacked weights split back into their outputs when the VarBuilder fuses
+ * (fusedLinearWeight), else each on its own. The outputs are the same either way.
+ */
+export function ParallelLinears(vb: VarBuilder, x: Tensor, modules: readonly { name: string; out: number }[], inFeatures: number, bias: boolean): Tensor[] {
+  const w = vb.fusedLinearWeight(modules.map((m) => m.name), modules.map((m) => m.out), inFeatures);
+  if (!w) return modules.map((m) => Linear(vb.pp(m.name), x, inFeatures, m.out, bias));
+  const b = bias ? concat(modules.map((m) => vb.pp(m.name).get('bias', [m.out])), 0) : null;
+  const y = linear(x, w, b);
+  const axis = y.shape.length - 1;
+  let at = 0;
+  return modules.map((m) => slice(y, axis, at, (at += m.out)));
 }
 
 export function Embedding(vb: VarBuilder, ids: Tensor, vocab: number, dim: number): Tensor {
@@ -66,9 +81,11 @@ export function CausalSelfAttention(
   /** Additive attention mask replacing the causal one (prefix-LM training); see DecoderInputs. */
   mask?: Tensor,
 ): { out: Tensor; present?: AttentionResult['present'] } {
-  const q = Linear(vb.pp('q_proj'), x, c.hidden, c.numHeads * c.headDim, c.bias);
-  const k = Linear(vb.pp('k_proj'), x, c.hidden, c.numKvHeads * c.headDim, c.bias);
-  const v = Linear(vb.pp('v_proj'), x, c.hidden, c.numKvHeads * c.headDim, c.bias);
+  const [q, k, v] = ParallelLinears(vb, x, [
+    { name: 'q_proj', out: c.numHeads * c.headDim },
+    { name: 'k_proj', out: c.numKvHeads * c.headDim },
+    { name: 'v_proj', out: c.numKvHeads * c.headDim },
+  ], c.hidden, c.bias) as [Tensor, Tensor, Tensor];
   const ropeOpts = { headDim: c.headDim, rotaryDim: c.rotaryDim, theta: c.ropeTheta };
   const qr = rope(q, positions, { ...ropeOpts, numHeads: c.numHeads });
   const kr = rope(k, positions, { ...ropeOpts, numHeads: c.numKvHeads });

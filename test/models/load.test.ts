@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCausalLM } from '../../src/models/load.ts';
+import { loadCausalLM, openModelWeights } from '../../src/models/load.ts';
+import { decoderGraph } from '../../src/models/runners.ts';
 import { availableMemory, estimateMemory } from '../../src/models/memory.ts';
 import { writeTinyModel, tinyHfConfig } from './fixture-model.ts';
 import { writeSafetensors } from '../../src/formats/safetensors-writer.ts';
@@ -105,6 +106,39 @@ test('unsupported model types fail before reading weights, listing the supported
   await assert.rejects(loadCausalLM(join(dir, 'm')), /mistral.*supported: .*llama/s);
   await assert.rejects(loadCausalLM(join(dir, 'nope')), /no such model/);
 });
+
+for (const kind of ['llama', 'phi'] as const) {
+  test(`${kind} q4: q|k|v (and llama's gate|up) stacked into one matmul give the logits of separate linears`, async (t) => {
+    const files = await writeTinyModel(kind, 5, 0.3);
+    const w = await openModelWeights(files.folder);
+    try {
+      const quantParams = (fuseLinears: boolean) => decoderGraph(w.arch, w.config, w.store, { dtype: 'float32', linear: 'q4', fuseLinears }, { cache: true, lastLogitsOnly: false }).params.filter((p) => p.dtype === 'q4').map((p) => p.name!);
+      const fused = quantParams(true);
+      const apart = quantParams(false);
+      // Per layer: llama q,k,v,o,gate,up,down -> qkv,o,gate_up,down; phi q,k,v,dense,fc1,fc2 -> qkv,dense,fc1,fc2.
+      assert.equal(apart.length - fused.length, kind === 'llama' ? 2 * 3 : 2 * 2, fused.join(' '));
+      assert.ok(fused.includes('model.layers.0.self_attn.{q_proj,k_proj,v_proj}.weight#q4'), fused.join(' '));
+    } finally {
+      await w.close();
+    }
+    const ids = [5, 80, 3, 17, 200, 40, 11, 7, 99, 1];
+    const logits = async (o: Parameters<typeof loadCausalLM>[1]) => {
+      const m = await loadCausalLM(files.folder, { dtype: 'q4', cacheDir, threads: 1, ...o });
+      try {
+        const [rows] = await m.createSession().forward([ids], { allLogits: true });
+        return rows!;
+      } finally {
+        await m.dispose();
+      }
+    };
+    const diff = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((r, i) => maxAbsDiff(r, b[i]!)));
+    const interp = diff(await logits({ backend: 'interpreter' }), await logits({ backend: 'interpreter', fuseLinears: false }));
+    const onnx = diff(await logits({}), await logits({ fuseLinears: false }));
+    t.diagnostic(`${kind}: fused vs separate max |dlogit| interpreter ${interp.toExponential(2)}, onnxruntime ${onnx.toExponential(2)}`);
+    assert.equal(interp, 0, 'stacking rows must not change any value in the reference interpreter');
+    assert.ok(onnx <= 1e-5, `onnxruntime fused vs separate differ by ${onnx}`);
+  });
+}
 
 test('a model that does not fit in memory fails before loading', async () => {
   // Only config.json and an empty weights file: the estimate comes from the config alone,
