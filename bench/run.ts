@@ -51,6 +51,9 @@ const DECODER_MEMORY_NOTES = [
   'onnxruntime ran the transB FusedMatMul it replaced 1.5-2× slower. In-process A/B (old and new tree alternating 16-token',
   'bursts, same host noise): stories15M q4, 1 thread, context 256-512: 4.18 / 4.04 → 3.86 / 3.74 ms/token; context',
   '800-930: 5.59 → 4.75 ms (1 thread), 6.72 → 5.86 ms (2 threads); TinyLlama q4, 2 threads, context ~300: 55.8 → 54.9 ms.',
+  'q4/q8 inference stacks q|k|v and gate|up into one MatMulNBits each (logits bit-identical, tested). Same A/B: TinyLlama',
+  '2 threads 56.5 → 54.8 ms/token; stories15M context 256-512: 4.26 → 4.33 ms (1 thread, no gain: the split adds Slice',
+  'nodes), 5.20 → 5.01 ms (2 threads).',
 ];
 const load0 = loadavg();
 const started = new Date();
