@@ -196,7 +196,7 @@ function standardAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts): 
   ctx.bind(outs[0]!, ctx.op('Reshape', [merged, ctx.i64([0, 0, nh * hd])], {}, { output: ctx.out(outs[0]!) }));
 }
 
-/** Masks shared by all layers of one graph: additive [B, 1, G*S, C+S] (0 keep, -inf drop). */
+/** Values shared by all layers of one graph: the additive masks [B, 1, G*S, C+S] (0 keep, -inf drop), split sizes, the q scale vector. */
 const bufferMasks = new WeakMap<LoweringContext, Map<string, string>>();
 
 /**
@@ -234,12 +234,14 @@ function bufferAttention(ctx: LoweringContext, outs: Tensor[], p: AttnParts): vo
   // MatMul as FusedMatMul's alpha, whose kernel ran this product ~1.5x slower than MatMul
   // (a standalone 6-layer graph, C = 512, 1 thread, variants alternating in one process: 1.8
   // against 1.2 ms).
-  const qs = ctx.op('Mul', [q, ctx.constant('float32', [hd], new Float32Array(hd).fill(p.scale))]);
+  let cache = bufferMasks.get(ctx);
+  if (!cache) bufferMasks.set(ctx, (cache = new Map()));
+  let scaleVec = cache.get(`scale ${hd} ${p.scale}`); // one constant shared by all layers
+  if (!scaleVec) cache.set(`scale ${hd} ${p.scale}`, (scaleVec = ctx.constant('float32', [hd], new Float32Array(hd).fill(p.scale))));
+  const qs = ctx.op('Mul', [q, scaleVec]);
   const pastScores = ctx.op('MatMul', [qs, pastKT]);
   const newScores = ctx.op('FusedMatMul', [qs, newK], { alpha: F(1), transA: I(0), transB: I(1) }, { domain: 'com.microsoft' });
   const scores = ctx.op('Concat', [pastScores, newScores], { axis: I(-1) }); // [B, nkv, G*S, C+S]
-  let cache = bufferMasks.get(ctx);
-  if (!cache) bufferMasks.set(ctx, (cache = new Map()));
   let mask = cache.get(`${G}`);
   if (!mask) {
     const zero = ctx.scalar(0, 'int64');

@@ -102,47 +102,33 @@ test(`capacity buckets (${layout}): a sequence moves up when it outgrows its buc
 });
 }
 
-test('writeNewKv: each row\'s new positions land at its own offset; the rest is untouched', () => {
-  const [rows, heads, cap, dim, seq] = [2, 2, 5, 3, 2];
-  const buffer = { dtype: 'float32' as const, shape: [rows, heads, cap, dim], data: new Float32Array(rows * heads * cap * dim).fill(-1) };
-  // fresh [rows, seq, heads, dim]: value encodes (row, s, head, j)
-  const fresh = { dtype: 'float32' as const, shape: [rows, seq, heads, dim], data: Float32Array.from({ length: rows * seq * heads * dim }, (_, i) => i + 1) };
-  const past = Int32Array.of(1, 3);
-  writeNewKv(buffer, fresh, past);
-  for (let r = 0; r < rows; r++) {
-    for (let h = 0; h < heads; h++) {
-      for (let p = 0; p < cap; p++) {
-        for (let j = 0; j < dim; j++) {
-          const got = buffer.data[((r * heads + h) * cap + p) * dim + j];
-          const s = p - past[r]!;
-          const want = s >= 0 && s < seq ? fresh.data[((r * seq + s) * heads + h) * dim + j] : -1;
-          assert.equal(got, want, `row ${r} head ${h} pos ${p} [${j}]`);
-        }
-      }
-    }
-  }
-  assert.throws(() => writeNewKv(buffer, fresh, Int32Array.of(0, 4)), /capacity 5/);
-  assert.throws(() => writeNewKv(buffer, { ...fresh, shape: [rows, seq, 1, dim * 2] }, past), /does not fit/);
-});
+const WRITERS = [
+  { name: 'writeNewKv', write: writeNewKv, transposed: false, misfit: /does not fit/ },
+  { name: 'writeNewKeysTransposed', write: writeNewKeysTransposed, transposed: true, misfit: /do not fit/ },
+] as const;
 
-test('writeNewKeysTransposed: new keys land transposed at each row\'s offset; the rest is untouched', () => {
-  const [rows, heads, cap, dim, seq] = [2, 2, 5, 3, 2];
-  const buffer = { dtype: 'float32' as const, shape: [rows, heads, dim, cap], data: new Float32Array(rows * heads * cap * dim).fill(-1) };
-  const fresh = { dtype: 'float32' as const, shape: [rows, seq, heads, dim], data: Float32Array.from({ length: rows * seq * heads * dim }, (_, i) => i + 1) };
-  const past = Int32Array.of(1, 3);
-  writeNewKeysTransposed(buffer, fresh, past);
-  for (let r = 0; r < rows; r++) {
-    for (let h = 0; h < heads; h++) {
-      for (let p = 0; p < cap; p++) {
-        for (let j = 0; j < dim; j++) {
-          const got = buffer.data[((r * heads + h) * dim + j) * cap + p];
-          const s = p - past[r]!;
-          const want = s >= 0 && s < seq ? fresh.data[((r * seq + s) * heads + h) * dim + j] : -1;
-          assert.equal(got, want, `row ${r} head ${h} pos ${p} [${j}]`);
+for (const { name, write, transposed, misfit } of WRITERS) {
+  test(`${name}: each row's new positions land at its own offset${transposed ? ' (keys transposed)' : ''}; the rest is untouched`, () => {
+    const [rows, heads, cap, dim, seq] = [2, 2, 5, 3, 2];
+    const shape = transposed ? [rows, heads, dim, cap] : [rows, heads, cap, dim];
+    const buffer = { dtype: 'float32' as const, shape, data: new Float32Array(rows * heads * cap * dim).fill(-1) };
+    // fresh [rows, seq, heads, dim]: value encodes (row, s, head, j)
+    const fresh = { dtype: 'float32' as const, shape: [rows, seq, heads, dim], data: Float32Array.from({ length: rows * seq * heads * dim }, (_, i) => i + 1) };
+    const past = Int32Array.of(1, 3);
+    write(buffer, fresh, past);
+    for (let r = 0; r < rows; r++) {
+      for (let h = 0; h < heads; h++) {
+        for (let p = 0; p < cap; p++) {
+          for (let j = 0; j < dim; j++) {
+            const got = buffer.data[transposed ? ((r * heads + h) * dim + j) * cap + p : ((r * heads + h) * cap + p) * dim + j];
+            const s = p - past[r]!;
+            const want = s >= 0 && s < seq ? fresh.data[((r * seq + s) * heads + h) * dim + j] : -1;
+            assert.equal(got, want, `row ${r} head ${h} pos ${p} [${j}]`);
+          }
         }
       }
     }
-  }
-  assert.throws(() => writeNewKeysTransposed(buffer, fresh, Int32Array.of(0, 4)), /capacity 5/);
-  assert.throws(() => writeNewKeysTransposed(buffer, { ...fresh, shape: [rows, seq, 1, dim * 2] }, past), /do not fit/);
-});
+    assert.throws(() => write(buffer, fresh, Int32Array.of(0, 4)), /capacity 5/);
+    assert.throws(() => write(buffer, { ...fresh, shape: [rows, seq, 1, dim * 2] }, past), misfit);
+  });
+}
