@@ -17,6 +17,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   merge: async () => (await import('./commands/merge.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,
   convert: async () => (await import('./commands/convert.ts')).default,
+  pull: async () => (await import('./commands/pull.ts')).default,
+  ls: async () => (await import('./commands/ls.ts')).default,
+  rm: async () => (await import('./commands/rm.ts')).default,
 };
 
 function helpFor(cmd: Command): string {
