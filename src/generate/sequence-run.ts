@@ -4,7 +4,7 @@
 import { Rng } from '../util/rng.ts';
 import { IncrementalDetokenizer } from './detokenize.ts';
 import { createSampler, type Sampler, type SamplerConfig } from './sampling/sampler.ts';
-import { logSoftmax, topK } from './sampling/logprobs.ts';
+import { logSumExp, topK } from './sampling/logprobs.ts';
 import { StopStringMatcher } from './stop-strings.ts';
 import type { TextCodec } from './text-codec.ts';
 import type { FinishReason, GenerationEnd, GenerationStep, TokenLogprob } from './types.ts';
@@ -104,9 +104,11 @@ export class SequenceRun {
     this.generated.push(token);
     // Reported logprobs are the model's own distribution (before penalties and temperature):
     // what verifiers, EFT and lm-eval scoring need.
-    const lp = logSoftmax(logits);
-    const step: GenerationStep = { token, textDelta: '', logprob: lp[token] };
-    if (this.opts.topLogprobs) step.topLogprobs = topK(lp, this.opts.topLogprobs);
+    // Only the normaliser is computed (not a vocabulary-sized logSoftmax): the same numbers, and
+    // top-k of the raw logits is top-k of the logprobs.
+    const logZ = logSumExp(logits);
+    const step: GenerationStep = { token, textDelta: '', logprob: logZ === -Infinity ? -Infinity : logits[token] - logZ };
+    if (this.opts.topLogprobs) step.topLogprobs = topK(logits, this.opts.topLogprobs).map((t) => ({ token: t.token, logprob: t.logprob - logZ }));
     const fed = this.stopper.feed(this.detok.push(token));
     step.textDelta = fed.emit;
     if (fed.stopped !== undefined) {
