@@ -3,7 +3,7 @@
 // UTF-8-safe text deltas, max tokens and stats.
 import { Rng } from '../util/rng.ts';
 import { IncrementalDetokenizer } from './detokenize.ts';
-import { createSampler, type Sampler, type SamplerConfig } from './sampling/sampler.ts';
+import { createSampler, type SampleContext, type Sampler, type SamplerConfig } from './sampling/sampler.ts';
 import { logSumExp, topK } from './sampling/logprobs.ts';
 import { StopStringMatcher } from './stop-strings.ts';
 import type { TextCodec } from './text-codec.ts';
@@ -90,11 +90,29 @@ export class SequenceRun {
    * emit, or undefined when a stop id ended the sequence. Sets finishReason when this is the last.
    */
   next(logits: Float32Array): GenerationStep | undefined {
-    const token = this.sampler.sample(logits, {
+    return this.accept(this.sampler.sample(logits, this.sampleContext()), logits);
+  }
+
+  /** What the sampler sees for the next token: the history and the constraint's mask. */
+  sampleContext(): SampleContext {
+    return {
       promptTokens: this.promptIds,
       generatedTokens: this.generated,
       mask: this.opts.constraint ? (x) => this.opts.constraint!.mask(x) : undefined,
-    });
+    };
+  }
+
+  /** The distribution next() samples from, for methods that choose the token themselves. */
+  probabilities(logits: Float32Array): Float64Array {
+    return this.sampler.probabilities(logits, this.sampleContext());
+  }
+
+  /**
+   * Records `token` as the next one, chosen elsewhere from the distribution of `logits` (e.g.
+   * by speculative decoding's acceptance rule): stop ids, logprobs, text and finish reason
+   * exactly as next() does it.
+   */
+  accept(token: number, logits: Float32Array): GenerationStep | undefined {
     this.firstTokenAt ??= performance.now();
     if (this.stopIds.has(token)) {
       this.finish('stop');

@@ -36,6 +36,11 @@ export interface Sampler {
   readonly config: Readonly<SamplerConfig>;
   /** Picks the next token from raw logits. */
   sample(logits: Logits, ctx: SampleContext): number;
+  /**
+   * The distribution `sample` draws from, as probabilities (one-hot at the argmax when greedy).
+   * Speculative decoding's acceptance rule needs it for the target and the draft alike.
+   */
+  probabilities(logits: Logits, ctx: SampleContext): Float64Array;
 }
 
 /** Draws an index from log-probabilities (need not be normalised; -Infinity never drawn). */
@@ -133,18 +138,37 @@ export function createSampler(config: SamplerConfig = {}, rng?: Rng): Sampler {
         for (const t of biasIds) checkBiasToken(t, logits.length);
         return greedyWithBias(logits, biasIds, bias);
       }
-      let x = processLogits(logits, config, ctx, bias);
+      const x = processLogits(logits, config, ctx, bias);
       ctx.mask?.(x);
       if (temperature === 0) {
         const best = argmax(x);
         if (x[best] === -Infinity) throw new RangeError('cannot sample: every token is masked');
         return best;
       }
-      x = applyTemperature(x, temperature);
-      if (config.topK) x = applyTopK(x, config.topK);
-      if (config.topP !== undefined && config.topP < 1) x = applyTopP(x, config.topP);
-      if (config.minP) x = applyMinP(x, config.minP);
-      return sampleCategorical(x, random);
+      return sampleCategorical(warp(x), random);
+    },
+    probabilities(logits, ctx) {
+      const x = processLogits(logits, config, ctx, bias);
+      ctx.mask?.(x);
+      if (temperature === 0) {
+        const best = argmax(x);
+        if (x[best] === -Infinity) throw new RangeError('cannot sample: every token is masked');
+        const p = new Float64Array(x.length);
+        p[best] = 1;
+        return p;
+      }
+      const w = warp(x);
+      const logZ = logSumExp(w);
+      if (logZ === -Infinity) throw new RangeError('cannot sample: every token is masked');
+      return w.map((v) => (v === -Infinity ? 0 : Math.exp(v - logZ)));
     },
   };
+
+  function warp(x: Float64Array): Float64Array {
+    x = applyTemperature(x, temperature);
+    if (config.topK) x = applyTopK(x, config.topK);
+    if (config.topP !== undefined && config.topP < 1) x = applyTopP(x, config.topP);
+    if (config.minP) x = applyMinP(x, config.minP);
+    return x;
+  }
 }

@@ -1,0 +1,1 @@
+export { CombinedSession, type EftTerm } from './combined-session.ts';
