@@ -166,6 +166,19 @@ export class SequenceRun {
   get done(): boolean {
     return this.finishReason !== undefined;
   }
+
+  /** The sequence's result so far (every generation loop reports it the same way). */
+  result(timing: { startedAt: number; prefillDoneAt: number; endedAt: number }, promptLogprobs?: PromptTokenLogprob[]): GenerateResult {
+    return {
+      finishReason: this.finishReason ?? 'abort',
+      text: this.text,
+      textTail: this.textTail,
+      tokens: this.generated,
+      stopString: this.stopString,
+      promptLogprobs,
+      stats: makeStats(this.promptIds.length, this.generated.length, timing.startedAt, timing.prefillDoneAt, this.firstTokenAt, timing.endedAt),
+    };
+  }
 }
 
 export function makeStats(

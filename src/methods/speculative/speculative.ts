@@ -12,7 +12,7 @@ import { prefill } from '../../generate/prefill.ts';
 import { PrefixCache } from '../../generate/prefix-cache.ts';
 import { type Generation, toGeneration } from '../../generate/generation.ts';
 import { validatePrompt, type GenerateOptions } from '../../generate/generate.ts';
-import { makeStats, SequenceRun, type GenerateResult } from '../../generate/sequence-run.ts';
+import { SequenceRun, type GenerateResult } from '../../generate/sequence-run.ts';
 import type { TextCodec } from '../../generate/text-codec.ts';
 import type { DecoderSession, GenerationStep } from '../../generate/types.ts';
 import { Rng } from '../../util/rng.ts';
@@ -144,12 +144,7 @@ export function speculativeGenerate(
   }
 
   return toGeneration(loop(), () => ({
-    finishReason: run.finishReason ?? 'abort',
-    text: run.text,
-    textTail: run.textTail,
-    tokens: run.generated,
-    stopString: run.stopString,
-    stats: makeStats(promptIds.length, run.generated.length, startedAt, prefillDoneAt, run.firstTokenAt, endedAt ?? performance.now()),
+    ...run.result({ startedAt, prefillDoneAt, endedAt: endedAt ?? performance.now() }),
     speculative: { ...stats },
   }));
 }
