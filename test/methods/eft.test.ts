@@ -55,3 +55,12 @@ test('models with different vocabularies are refused', () => {
   assert.throws(() => new CombinedSession(toy(1), [{ ft: new ToySession({ vocabSize: V + 1 }), ref: toy(3), weight: 1 }]), /share one vocabulary/);
   assert.throws(() => new CombinedSession(toy(1), []), /at least one/);
 });
+
+test('models that would be mixed must share one vocabulary: the first differing token is named', async () => {
+  const { assertSharedVocabulary } = await import('../../src/methods/shared-vocabulary.ts');
+  const tok = (pieces: string[]) => ({ idToToken: (i: number) => pieces[i] }) as unknown as import('../../src/tokenizer/types.ts').Tokenizer;
+  const a = { name: 'big', vocabSize: 3, tokenizer: tok(['<s>', 'a', 'b']) };
+  assertSharedVocabulary([a, { name: 'small', vocabSize: 3, tokenizer: tok(['<s>', 'a', 'b']) }], 'EFT');
+  assert.throws(() => assertSharedVocabulary([a, { name: 'small', vocabSize: 3, tokenizer: tok(['<s>', 'a', 'c']) }], 'EFT'), /EFT: token 2 is "b" in big but "c" in small/);
+  assert.throws(() => assertSharedVocabulary([a, { name: 'small', vocabSize: 4, tokenizer: tok(['<s>', 'a', 'b', 'd']) }], '--draft'), /--draft: small has a vocabulary of 4 tokens, big of 3/);
+});
