@@ -64,3 +64,22 @@ test('models that would be mixed must share one vocabulary: the first differing 
   assert.throws(() => assertSharedVocabulary([a, { name: 'small', vocabSize: 3, tokenizer: tok(['<s>', 'a', 'c']) }], 'EFT'), /EFT: token 2 is "b" in big but "c" in small/);
   assert.throws(() => assertSharedVocabulary([a, { name: 'small', vocabSize: 4, tokenizer: tok(['<s>', 'a', 'b', 'd']) }], '--draft'), /--draft: small has a vocabulary of 4 tokens, big of 3/);
 });
+
+test('loadEft loads base, fine-tuned and reference models, and generates from the combination', async () => {
+  const { writeTinyModel } = await import('../models/fixture-model.ts');
+  const { loadEft } = await import('../../src/methods/eft/index.ts');
+  const { codecFromTokenizer } = await import('../../src/generate/text-codec.ts');
+  const [base, ft, ref] = await Promise.all([7, 8, 9].map((s) => writeTinyModel('llama', s, 0.3)));
+  const eft = await loadEft(base.folder, [{ ft: ft.folder, ref: ref.folder }], { dtype: 'f32', threads: 1, cacheDir: false });
+  try {
+    const ids = eft.tokenizer.encode('hello');
+    const session = eft.createSession();
+    const [[combined]] = await session.forward([ids]);
+    const parts = await Promise.all([eft.base, eft.terms[0].ft, eft.terms[0].ref].map(async (m) => (await m.createSession().forward([ids]))[0][0]));
+    for (let v = 0; v < combined.length; v++) assert.ok(Math.abs(combined[v] - (parts[0][v] + parts[1][v] - parts[2][v])) < 1e-5);
+    const r = await generateText(eft.createSession(), codecFromTokenizer(eft.tokenizer, eft.eosIds), ids, { temperature: 0, maxTokens: 5 });
+    assert.ok(r.tokens.length > 0);
+  } finally {
+    await eft.dispose();
+  }
+});
