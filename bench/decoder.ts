@@ -35,8 +35,14 @@ export interface Row {
   prefill_tok_s: number;
   decode_tok_s: number;
   ttft_ms: number;
+  /** First request after load (cold); the fields above are the second (warm). */
+  cold_prefill_tok_s: number;
+  cold_decode_tok_s: number;
+  cold_ttft_ms: number;
   load_s: number;
   peak_rss_mb: number;
+  /** llama.cpp only: the flash-attention settings whose figures count (the faster, per metric). */
+  flash_attention?: string;
   /** 1-minute load average when the row finished (the cores are shared). */
   load1: number;
   /** decode tok/s of every repeat (the row's figures are per-field medians over them). */
@@ -58,7 +64,12 @@ export interface DecoderBenchOptions {
   log?: (s: string) => void;
 }
 
-type Measured = Omit<Row, 'model' | 'engine' | 'weights' | 'threads' | 'decode_runs'>;
+type Measured = Omit<Row, 'model' | 'engine' | 'weights' | 'threads' | 'decode_runs' | 'flash_attention'> & {
+  /** llama.cpp child: whether flash attention was on; after bestOf, which setting decoded faster. */
+  flash_attention?: boolean;
+  flash_attention_label?: string;
+};
+type NumericField = Exclude<keyof Measured, 'flash_attention' | 'flash_attention_label'>;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,15 +78,37 @@ const median = (xs: number[]) => {
 
 /** Per-field medians of repeated runs. */
 function medianRow(runs: Measured[]): Measured & { decode_runs: number[] } {
-  const pick = (k: keyof Measured) => median(runs.map((r) => r[k]));
+  const pick = (k: NumericField) => median(runs.map((r) => r[k]));
   return {
     prefill_tok_s: pick('prefill_tok_s'),
     decode_tok_s: pick('decode_tok_s'),
     ttft_ms: pick('ttft_ms'),
+    cold_prefill_tok_s: pick('cold_prefill_tok_s'),
+    cold_decode_tok_s: pick('cold_decode_tok_s'),
+    cold_ttft_ms: pick('cold_ttft_ms'),
     load_s: pick('load_s'),
     peak_rss_mb: pick('peak_rss_mb'),
     load1: pick('load1'),
     decode_runs: runs.map((r) => r.decode_tok_s),
+  };
+}
+
+/** Per metric, the better of llama.cpp's flash-attention off/on runs (speeds: higher, times: lower). */
+function bestOf(runs: Measured[]): Measured & { flash_attention_label: string } {
+  const hi = (k: NumericField) => Math.max(...runs.map((r) => r[k]));
+  const lo = (k: NumericField) => Math.min(...runs.map((r) => r[k]));
+  const decodeWinner = runs.reduce((a, b) => (b.decode_tok_s > a.decode_tok_s ? b : a));
+  return {
+    prefill_tok_s: hi('prefill_tok_s'),
+    decode_tok_s: hi('decode_tok_s'),
+    ttft_ms: lo('ttft_ms'),
+    cold_prefill_tok_s: hi('cold_prefill_tok_s'),
+    cold_decode_tok_s: hi('cold_decode_tok_s'),
+    cold_ttft_ms: lo('cold_ttft_ms'),
+    load_s: lo('load_s'),
+    peak_rss_mb: lo('peak_rss_mb'),
+    load1: hi('load1'),
+    flash_attention_label: `decode best with FA ${decodeWinner.flash_attention ? 'on' : 'off'}`,
   };
 }
 
@@ -134,11 +167,18 @@ export async function runDecoderBench(o: DecoderBenchOptions = {}): Promise<Row[
         for (let r = 1; r <= repeats; r++) {
           log(`${model} ${type} threads ${t} run ${r}/${repeats}: slmkit`);
           slm.push(await child(['bin/slm.mjs', 'bench', file, '--dtype', dtype, '--threads', String(t), '--prompt-tokens', String(prompt), '--gen-tokens', String(gen), '--json'], log));
-          log(`${model} ${type} threads ${t} run ${r}/${repeats}: llama.cpp`);
-          cpp.push(await child(['--import', 'tsx', 'bench/llama-cpp-child.ts', file, String(t), String(prompt), String(gen)], log));
+          // llama.cpp as its users would configure it here: flash attention off and on, the
+          // faster of the two counting for each metric.
+          const both: Measured[] = [];
+          for (const fa of ['nofa', 'fa']) {
+            log(`${model} ${type} threads ${t} run ${r}/${repeats}: llama.cpp ${fa}`);
+            both.push(await child(['--import', 'tsx', 'bench/llama-cpp-child.ts', file, String(t), String(prompt), String(gen), fa], log));
+          }
+          cpp.push(bestOf(both));
         }
-        rows.push({ model, engine: 'slmkit', weights: dtype, threads: t, ...medianRow(slm) });
-        rows.push({ model, engine: 'llama.cpp', weights: type, threads: t, ...medianRow(cpp) });
+        rows.push({ model, engine: 'slmkit', weights: dtype, threads: t, ...medianRow(slm), flash_attention: undefined });
+        const fa = new Set(cpp.map((m) => m.flash_attention_label));
+        rows.push({ model, engine: 'llama.cpp', weights: type, threads: t, ...medianRow(cpp), flash_attention: [...fa].join(' / ') });
       }
     }
   }

@@ -8,7 +8,7 @@ import { validatePrompt, scorePrompt, type GenerateOptions } from './generate.ts
 import { type Generation, toGeneration } from './generation.ts';
 import { prefill } from './prefill.ts';
 import { PrefixCache } from './prefix-cache.ts';
-import { type GenerateResult, type PromptTokenLogprob, SequenceRun, type SequenceOptions, makeStats } from './sequence-run.ts';
+import { type GenerateResult, type PromptTokenLogprob, SequenceRun, type SequenceOptions } from './sequence-run.ts';
 import type { TextCodec } from './text-codec.ts';
 import type { DecoderSession, GenerationStep } from './types.ts';
 
@@ -94,14 +94,6 @@ export function generateBatch(
   }
 
   return toGeneration(loop(), () =>
-    runs.map((run, i) => ({
-      finishReason: run.finishReason ?? 'abort',
-      text: run.text,
-      textTail: run.textTail,
-      tokens: run.generated,
-      stopString: run.stopString,
-      promptLogprobs: promptLogprobs[i],
-      stats: makeStats(prompts[i].length, run.generated.length, startedAt, prefillDoneAt, run.firstTokenAt, endedAt ?? performance.now()),
-    })),
+    runs.map((run, i) => run.result({ startedAt, prefillDoneAt, endedAt: endedAt ?? performance.now() }, promptLogprobs[i])),
   );
 }

@@ -6,7 +6,7 @@ import { type Generation, toGeneration } from './generation.ts';
 import { prefill } from './prefill.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import { logSoftmax, topK } from './sampling/logprobs.ts';
-import { type GenerateResult, type PrefillProgress, type PromptTokenLogprob, SequenceRun, type SequenceOptions, makeStats } from './sequence-run.ts';
+import { type GenerateResult, type PrefillProgress, type PromptTokenLogprob, SequenceRun, type SequenceOptions } from './sequence-run.ts';
 import type { TextCodec } from './text-codec.ts';
 import type { DecoderSession, GenerationStep } from './types.ts';
 
@@ -116,15 +116,7 @@ export function generate(
     }
   }
 
-  return toGeneration(loop(), () => ({
-    finishReason: run.finishReason ?? 'abort',
-    text: run.text,
-    textTail: run.textTail,
-    tokens: run.generated,
-    stopString: run.stopString,
-    promptLogprobs,
-    stats: makeStats(promptIds.length, run.generated.length, startedAt, prefillDoneAt, run.firstTokenAt, endedAt ?? performance.now()),
-  }));
+  return toGeneration(loop(), () => run.result({ startedAt, prefillDoneAt, endedAt: endedAt ?? performance.now() }, promptLogprobs));
 }
 
 /** Runs to the end and returns the result (no streaming). */

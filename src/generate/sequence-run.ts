@@ -3,8 +3,8 @@
 // UTF-8-safe text deltas, max tokens and stats.
 import { Rng } from '../util/rng.ts';
 import { IncrementalDetokenizer } from './detokenize.ts';
-import { createSampler, type Sampler, type SamplerConfig } from './sampling/sampler.ts';
-import { logSoftmax, topK } from './sampling/logprobs.ts';
+import { createSampler, type SampleContext, type Sampler, type SamplerConfig } from './sampling/sampler.ts';
+import { logSumExp, topK } from './sampling/logprobs.ts';
 import { StopStringMatcher } from './stop-strings.ts';
 import type { TextCodec } from './text-codec.ts';
 import type { FinishReason, GenerationEnd, GenerationStep, TokenLogprob } from './types.ts';
@@ -90,11 +90,29 @@ export class SequenceRun {
    * emit, or undefined when a stop id ended the sequence. Sets finishReason when this is the last.
    */
   next(logits: Float32Array): GenerationStep | undefined {
-    const token = this.sampler.sample(logits, {
+    return this.accept(this.sampler.sample(logits, this.sampleContext()), logits);
+  }
+
+  /** What the sampler sees for the next token: the history and the constraint's mask. */
+  sampleContext(): SampleContext {
+    return {
       promptTokens: this.promptIds,
       generatedTokens: this.generated,
       mask: this.opts.constraint ? (x) => this.opts.constraint!.mask(x) : undefined,
-    });
+    };
+  }
+
+  /** The distribution next() samples from, for methods that choose the token themselves. */
+  probabilities(logits: Float32Array): Float64Array {
+    return this.sampler.probabilities(logits, this.sampleContext());
+  }
+
+  /**
+   * Records `token` as the next one, chosen elsewhere from the distribution of `logits` (e.g.
+   * by speculative decoding's acceptance rule): stop ids, logprobs, text and finish reason
+   * exactly as next() does it.
+   */
+  accept(token: number, logits: Float32Array): GenerationStep | undefined {
     this.firstTokenAt ??= performance.now();
     if (this.stopIds.has(token)) {
       this.finish('stop');
@@ -104,9 +122,11 @@ export class SequenceRun {
     this.generated.push(token);
     // Reported logprobs are the model's own distribution (before penalties and temperature):
     // what verifiers, EFT and lm-eval scoring need.
-    const lp = logSoftmax(logits);
-    const step: GenerationStep = { token, textDelta: '', logprob: lp[token] };
-    if (this.opts.topLogprobs) step.topLogprobs = topK(lp, this.opts.topLogprobs);
+    // Only the normaliser is computed (not a vocabulary-sized logSoftmax): the same numbers, and
+    // top-k of the raw logits is top-k of the logprobs.
+    const logZ = logSumExp(logits);
+    const step: GenerationStep = { token, textDelta: '', logprob: logZ === -Infinity ? -Infinity : logits[token] - logZ };
+    if (this.opts.topLogprobs) step.topLogprobs = topK(logits, this.opts.topLogprobs).map((t) => ({ token: t.token, logprob: t.logprob - logZ }));
     const fed = this.stopper.feed(this.detok.push(token));
     step.textDelta = fed.emit;
     if (fed.stopped !== undefined) {
@@ -145,6 +165,19 @@ export class SequenceRun {
 
   get done(): boolean {
     return this.finishReason !== undefined;
+  }
+
+  /** The sequence's result so far (every generation loop reports it the same way). */
+  result(timing: { startedAt: number; prefillDoneAt: number; endedAt: number }, promptLogprobs?: PromptTokenLogprob[]): GenerateResult {
+    return {
+      finishReason: this.finishReason ?? 'abort',
+      text: this.text,
+      textTail: this.textTail,
+      tokens: this.generated,
+      stopString: this.stopString,
+      promptLogprobs,
+      stats: makeStats(this.promptIds.length, this.generated.length, timing.startedAt, timing.prefillDoneAt, this.firstTokenAt, timing.endedAt),
+    };
   }
 }
 

@@ -12,7 +12,7 @@
 import { SlmError } from '../errors.ts';
 import { scorePrompt, validatePrompt } from './generate.ts';
 import type { PrefixCache } from './prefix-cache.ts';
-import { type GenerateResult, type PromptTokenLogprob, SequenceRun, type SequenceOptions, makeStats } from './sequence-run.ts';
+import { type GenerateResult, type PromptTokenLogprob, SequenceRun, type SequenceOptions } from './sequence-run.ts';
 import type { TextCodec } from './text-codec.ts';
 import type { FinishReason, GenerationStep } from './types.ts';
 
@@ -154,15 +154,7 @@ export class SequenceStepper {
   result(): GenerateResult {
     const run = this.run;
     const end = this.endedAt ?? performance.now();
-    return {
-      finishReason: run.finishReason ?? 'abort',
-      text: run.text,
-      textTail: run.textTail,
-      tokens: run.generated,
-      stopString: run.stopString,
-      promptLogprobs: this.promptScores,
-      stats: makeStats(this.promptIds.length, run.generated.length, this.startedAt, this.prefillDoneAt ?? end, run.firstTokenAt, end),
-    };
+    return run.result({ startedAt: this.startedAt, prefillDoneAt: this.prefillDoneAt ?? end, endedAt: end }, this.promptScores);
   }
 
   private mustHaveCache(): PrefixCache {

@@ -18,16 +18,16 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('slm bench --json reports the five figures', async () => {
+test('slm bench --json reports warm and first-request figures', async () => {
   const files = await writeTinyModel('llama', 3, 0.1);
   const r = await runCli(['bench', files.folder, '--prompt-tokens', '16', '--gen-tokens', '8', '--threads', '1', '--dtype', 'f32', '--json']);
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out);
-  assert.deepEqual(Object.keys(j).sort(), ['decode_tok_s', 'load_s', 'peak_rss_mb', 'prefill_tok_s', 'ttft_ms']);
+  assert.deepEqual(Object.keys(j).sort(), ['cold_decode_tok_s', 'cold_prefill_tok_s', 'cold_ttft_ms', 'decode_tok_s', 'load_s', 'peak_rss_mb', 'prefill_tok_s', 'ttft_ms']);
   for (const k of Object.keys(j)) assert.ok(Number.isFinite(j[k]) && j[k] > 0, `${k} = ${j[k]}`);
   const text = await runCli(['bench', files.folder, '--prompt-tokens', '4', '--gen-tokens', '2', '--threads', '1']);
   assert.equal(text.code, 0, text.err);
-  assert.match(text.out, /decode\s+[\d.]+ tok\/s/);
+  assert.match(text.out, /decode\s+[\d.]+ tok\/s \(first request [\d.]+\)/);
   const bad = await runCli(['bench', files.folder, '--gen-tokens', '0']);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /gen-tokens must be a positive integer/);

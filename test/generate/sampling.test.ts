@@ -136,3 +136,28 @@ test('invalid sampler settings are rejected', () => {
   assert.throws(() => createSampler({ topP: 0 }), /topP/);
   assert.throws(() => createSampler({ minP: 2 }), /minP/);
 });
+
+test('greedy fast path picks what argmax over the processed logits picks (bias, ties, bans)', async () => {
+  const { createSampler, processLogits, argmax } = await import('../../src/generate/sampling/index.ts');
+  const rng = new (await import('../../src/util/rng.ts')).Rng(7);
+  for (let trial = 0; trial < 300; trial++) {
+    const n = 1 + Math.floor(rng.next() * 40);
+    // Few distinct values so ties are common.
+    const logits = Float32Array.from({ length: n }, () => Math.floor(rng.next() * 5) - 2);
+    const bias: Record<number, number> = {};
+    for (let k = 0; k < 3; k++) if (rng.next() < 0.6) bias[Math.floor(rng.next() * n)] = [-100, 1, 2, 0.5, -1][Math.floor(rng.next() * 5)];
+    const s = createSampler({ temperature: 0, logitBias: bias });
+    const ctx = { promptTokens: [], generatedTokens: [] };
+    const expected = argmax(processLogits(logits, { logitBias: bias }, ctx, new Map(Object.entries(bias).map(([k, v]) => [Number(k), v]))));
+    assert.equal(s.sample(logits, ctx), expected, `trial ${trial}`);
+  }
+  assert.throws(() => createSampler({ temperature: 0, logitBias: { 9: 1 } }).sample(Float32Array.from([0, 1]), { promptTokens: [], generatedTokens: [] }), /outside/);
+});
+
+test('logSumExp is the logSoftmax normaliser exactly', async () => {
+  const { logSoftmax, logSumExp } = await import('../../src/generate/sampling/logprobs.ts');
+  const x = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 1.7) * 9);
+  const lp = logSoftmax(x);
+  const z = logSumExp(x);
+  for (let i = 0; i < x.length; i++) assert.equal(lp[i], x[i] - z);
+});

@@ -7,15 +7,24 @@ export type Logits = Float32Array | Float64Array;
 /** log softmax; masked entries (-Infinity) stay -Infinity. All -Infinity input gives all -Infinity. */
 export function logSoftmax(logits: Logits): Float64Array {
   const out = new Float64Array(logits.length);
+  const logZ = logSumExp(logits);
+  if (logZ === -Infinity) return out.fill(-Infinity);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - logZ;
+  return out;
+}
+
+/**
+ * log Σ exp(logits): the normaliser of logSoftmax, without writing the vocabulary-sized output.
+ * logSoftmax(x)[i] === x[i] - logSumExp(x) exactly (same operations in the same order).
+ */
+export function logSumExp(logits: Logits): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  if (max === -Infinity) return out.fill(-Infinity);
+  if (max === -Infinity) return -Infinity;
   if (!Number.isFinite(max)) throw new RangeError(`logits contain ${max}`);
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  const logZ = max + Math.log(sum);
-  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - logZ;
-  return out;
+  return max + Math.log(sum);
 }
 
 /** Index of the largest entry (lowest index on ties). */

@@ -40,10 +40,18 @@ export function applyPresenceFrequencyPenalty(
 
 /** Adds a per-token bias (OpenAI logit_bias; -100 effectively bans, +100 effectively forces). */
 export function applyLogitBias(logits: Logits, bias: ReadonlyMap<number, number>): Float64Array {
-  const out = Float64Array.from(logits);
+  return addLogitBiasInPlace(Float64Array.from(logits), bias);
+}
+
+/** applyLogitBias without the copy: the sampler's hot path copies the logits once and edits that. */
+export function addLogitBiasInPlace(out: Float64Array, bias: ReadonlyMap<number, number>): Float64Array {
   for (const [t, b] of bias) {
-    if (!Number.isInteger(t) || t < 0 || t >= out.length) throw new RangeError(`logit_bias token ${t} is outside the vocabulary (0..${out.length - 1})`);
+    checkBiasToken(t, out.length);
     out[t] += b;
   }
   return out;
+}
+
+export function checkBiasToken(t: number, vocab: number): void {
+  if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new RangeError(`logit_bias token ${t} is outside the vocabulary (0..${vocab - 1})`);
 }

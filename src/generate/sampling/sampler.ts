@@ -2,9 +2,9 @@
 //   logit bias → repetition penalty → presence/frequency → constraint mask →
 //   temperature → top-k → top-p → min-p → categorical draw (or argmax when temperature is 0).
 import { Rng } from '../../util/rng.ts';
-import { argmax, logSoftmax, type Logits } from './logprobs.ts';
+import { argmax, logSumExp, type Logits } from './logprobs.ts';
 import { applyMinP, applyTemperature, applyTopK, applyTopP } from './filters.ts';
-import { applyLogitBias, applyPresenceFrequencyPenalty, applyRepetitionPenalty } from './penalties.ts';
+import { addLogitBiasInPlace, applyPresenceFrequencyPenalty, applyRepetitionPenalty, checkBiasToken } from './penalties.ts';
 
 export interface SamplerConfig {
   /** 0 = greedy. Default 1. */
@@ -36,17 +36,23 @@ export interface Sampler {
   readonly config: Readonly<SamplerConfig>;
   /** Picks the next token from raw logits. */
   sample(logits: Logits, ctx: SampleContext): number;
+  /**
+   * The distribution `sample` draws from, as probabilities (one-hot at the argmax when greedy).
+   * Speculative decoding's acceptance rule needs it for the target and the draft alike.
+   */
+  probabilities(logits: Logits, ctx: SampleContext): Float64Array;
 }
 
 /** Draws an index from log-probabilities (need not be normalised; -Infinity never drawn). */
 export function sampleCategorical(logprobs: Logits, rng: Rng): number {
-  const lp = logSoftmax(logprobs);
+  // exp(x - logZ) term by term: the probabilities logSoftmax would give, without its array.
+  const logZ = logSumExp(logprobs);
   let u = rng.next();
   let last = -1;
-  for (let i = 0; i < lp.length; i++) {
-    if (lp[i] === -Infinity) continue;
+  for (let i = 0; i < logprobs.length && logZ !== -Infinity; i++) {
+    if (logprobs[i] === -Infinity) continue;
     last = i;
-    u -= Math.exp(lp[i]);
+    u -= Math.exp(logprobs[i] - logZ);
     if (u < 0) return i;
   }
   if (last < 0) throw new RangeError('cannot sample: every token is masked');
@@ -75,7 +81,7 @@ export function validateSamplerConfig(c: SamplerConfig): void {
 /** Applies bias and penalties (the logits processors) to raw logits. */
 export function processLogits(logits: Logits, config: SamplerConfig, ctx: SampleContext, bias?: ReadonlyMap<number, number>): Float64Array {
   let x: Float64Array = Float64Array.from(logits);
-  if (bias) x = applyLogitBias(x, bias);
+  if (bias) addLogitBiasInPlace(x, bias);
   const rp = config.repetitionPenalty ?? 1;
   if (rp !== 1) {
     const all = [...ctx.promptTokens, ...ctx.generatedTokens];
@@ -88,26 +94,81 @@ export function processLogits(logits: Logits, config: SamplerConfig, ctx: Sample
   return x;
 }
 
+/**
+ * Greedy pick over raw logits plus a bias, without copying the vocabulary: the same token
+ * (lowest index on ties) as argmax(processLogits(...)) when no penalty or mask applies. The
+ * copy and second pass cost as much as a small model's decode step (profiled: issue 24).
+ */
+export function greedyWithBias(logits: Logits, biasIds: readonly number[], bias: ReadonlyMap<number, number> | undefined): number {
+  let best = -1;
+  let bestValue = -Infinity;
+  let from = 0;
+  for (let k = 0; k <= biasIds.length; k++) {
+    const to = k < biasIds.length ? biasIds[k] : logits.length;
+    for (let i = from; i < to; i++) {
+      if (logits[i] > bestValue) {
+        bestValue = logits[i];
+        best = i;
+      }
+    }
+    if (k < biasIds.length) {
+      const v = logits[to] + bias!.get(to)!;
+      if (v > bestValue) {
+        bestValue = v;
+        best = to;
+      }
+      from = to + 1;
+    }
+  }
+  if (best < 0) throw new RangeError('cannot sample: every token is masked');
+  return best;
+}
+
 export function createSampler(config: SamplerConfig = {}, rng?: Rng): Sampler {
   validateSamplerConfig(config);
   const bias = toBiasMap(config.logitBias);
+  const biasIds = bias ? [...bias.keys()].sort((a, b) => a - b) : [];
   const random = rng ?? new Rng(config.seed ?? Math.floor(Math.random() * 2 ** 32));
   const temperature = config.temperature ?? 1;
+  const plainGreedy = temperature === 0 && (config.repetitionPenalty ?? 1) === 1 && !config.presencePenalty && !config.frequencyPenalty;
   return {
     config,
     sample(logits, ctx) {
-      let x = processLogits(logits, config, ctx, bias);
+      if (plainGreedy && !ctx.mask) {
+        for (const t of biasIds) checkBiasToken(t, logits.length);
+        return greedyWithBias(logits, biasIds, bias);
+      }
+      const x = processLogits(logits, config, ctx, bias);
       ctx.mask?.(x);
       if (temperature === 0) {
         const best = argmax(x);
         if (x[best] === -Infinity) throw new RangeError('cannot sample: every token is masked');
         return best;
       }
-      x = applyTemperature(x, temperature);
-      if (config.topK) x = applyTopK(x, config.topK);
-      if (config.topP !== undefined && config.topP < 1) x = applyTopP(x, config.topP);
-      if (config.minP) x = applyMinP(x, config.minP);
-      return sampleCategorical(x, random);
+      return sampleCategorical(warp(x), random);
+    },
+    probabilities(logits, ctx) {
+      const x = processLogits(logits, config, ctx, bias);
+      ctx.mask?.(x);
+      if (temperature === 0) {
+        const best = argmax(x);
+        if (x[best] === -Infinity) throw new RangeError('cannot sample: every token is masked');
+        const p = new Float64Array(x.length);
+        p[best] = 1;
+        return p;
+      }
+      const w = warp(x);
+      const logZ = logSumExp(w);
+      if (logZ === -Infinity) throw new RangeError('cannot sample: every token is masked');
+      return w.map((v) => (v === -Infinity ? 0 : Math.exp(v - logZ)));
     },
   };
+
+  function warp(x: Float64Array): Float64Array {
+    x = applyTemperature(x, temperature);
+    if (config.topK) x = applyTopK(x, config.topK);
+    if (config.topP !== undefined && config.topP < 1) x = applyTopP(x, config.topP);
+    if (config.minP) x = applyMinP(x, config.minP);
+    return x;
+  }
 }

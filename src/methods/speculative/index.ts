@@ -1,0 +1,2 @@
+export { speculativeGenerate, type SpeculativeOptions, type SpeculativeResult, type SpeculativeStats } from './speculative.ts';
+export { ModelDraft, PromptLookupDraft, type DraftSource, type DraftProposal } from './draft.ts';
