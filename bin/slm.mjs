@@ -6,12 +6,26 @@
 import { existsSync } from 'node:fs';
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+
+async function tsxRegister() {
+  try {
+    const { register } = await import('tsx/esm/api');
+    return register;
+  } catch {
+    return undefined; // dev dependencies not installed (npm install --omit=dev)
+  }
+}
+
 let main;
-if (existsSync(source)) {
-  const { register } = await import('tsx/esm/api');
+const register = existsSync(source) ? await tsxRegister() : undefined;
+if (register) {
   register();
   ({ main } = await import(source.href));
+} else if (existsSync(compiled)) {
+  ({ main } = await import(compiled.href));
 } else {
-  ({ main } = await import('../dist/cli/main.js'));
+  process.stderr.write('slm: neither tsx (a dev dependency: run `npm install`) nor a build (`npm run build`) is available\n');
+  process.exit(1);
 }
 process.exitCode = await main(process.argv.slice(2));
