@@ -19,7 +19,9 @@ if (chosen.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...chosen], {
+// --conditions=slmkit-source: `import 'slmkit'` in tests resolves to src/index.ts (package.json
+// exports), so the package's own tests need no build; users get the compiled dist/.
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=slmkit-source', '--test', '--test-concurrency=2', ...chosen], {
   cwd: root,
   stdio: 'inherit',
 });

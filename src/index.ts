@@ -8,6 +8,9 @@
 
 export * from './errors.ts';
 
+// One call for the common case: pipeline('generate' | 'chat' | 'embed' | 'classify', model).
+export * from './pipeline/index.ts';
+
 // Models: load, run, save.
 export { loadCausalLM, CausalLM, type LoadModelOptions, type ModelDType } from './models/load.ts';
 export { saveHfFolder, saveGguf, ggufTokenizerMetadata, type GgufWeightType } from './models/save.ts';

@@ -18,6 +18,7 @@ import { endianness } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { FormatError, SlmError, UnsupportedError, throwIfAborted } from '../errors.ts';
 import { tempPathFor } from '../util/atomic-file.ts';
+import { cacheDir as cacheFolder } from '../util/cache-root.ts';
 import { DEFAULT_DOCUMENT_SEPARATOR, listInputFiles, readAllRecords, type ReadOptions } from './sources.ts';
 
 const MAGIC = 'SLMTOKS1';
@@ -44,7 +45,7 @@ export interface TokenizeOptions extends ReadOptions {
   encode: (text: string) => ArrayLike<number>;
   /** Names the tokenizer (e.g. a hash of its tokenizer.json); part of the cache key. */
   tokenizerId: string;
-  /** Folder for cache files (default `.cache/slmkit/tokens` under the current directory). */
+  /** Folder for cache files (default `<cache root>/tokens`: $SLMKIT_CACHE/tokens or ~/.cache/slmkit/tokens). */
   cacheDir?: string;
   onProgress?: (p: { file: string; documents: number; tokens: number }) => void;
 }
@@ -82,7 +83,7 @@ export async function loadTokenizedCorpus(paths: readonly string[], opts: Tokeni
   const files = listInputFiles(paths);
   if (files.length === 0) throw new SlmError('INVALID_ARGUMENT', 'no input files (folders contribute .txt/.md/.jsonl/.ndjson)');
   const key = cacheKey(files, opts);
-  const cacheDir = opts.cacheDir ?? join(process.cwd(), '.cache', 'slmkit', 'tokens');
+  const cacheDir = opts.cacheDir ?? cacheFolder('tokens');
   const cachePath = join(cacheDir, `${key.slice(0, 32)}.tokens`);
   try {
     const corpus = readTokenCache(cachePath, key);

@@ -37,7 +37,7 @@ export interface LoadModelOptions {
   /** onnxruntime intra-op threads (default: one per core). */
   threads?: number;
   backend?: 'ort' | 'interpreter';
-  /** Built-model cache folder (default $SLMKIT_CACHE or ~/.cache/slmkit/onnx); false: none. */
+  /** Built-model cache folder (default $SLMKIT_CACHE/onnx or ~/.cache/slmkit/onnx); false: none. */
   cacheDir?: string | false;
   /** Context the KV cache is sized for (default: the model's max positions, capped at 2048). */
   context?: number;

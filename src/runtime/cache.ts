@@ -14,9 +14,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { throwIfAborted } from '../errors.ts';
+import { cacheDir } from '../util/cache-root.ts';
 import type { LoweredModel } from '../onnx/lower.ts';
 import { contentHash, writeDataFile, type ParamLoader } from '../onnx/external-data.ts';
 
@@ -24,8 +25,9 @@ export const MODEL_FILE = 'model.onnx';
 export const DATA_FILE = 'model.onnx.data';
 const KEY_VERSION = 'slmkit-onnx-cache-v1';
 
+/** <cache root>/onnx (src/util/cache-root.ts: $SLMKIT_CACHE or the user's cache directory). */
 export function defaultCacheDir(): string {
-  return process.env.SLMKIT_CACHE || join(homedir(), '.cache', 'slmkit', 'onnx');
+  return cacheDir('onnx');
 }
 
 export interface BuiltModel {

@@ -34,7 +34,7 @@ import { buildModel, defaultCacheDir } from './cache.ts';
 export interface CompileOptions extends LowerOptions {
   /** intraOpNumThreads (default: onnxruntime's choice, one per physical core). */
   threads?: number;
-  /** Folder of the model cache (default $SLMKIT_CACHE or ~/.cache/slmkit/onnx); false: no cache. */
+  /** Folder of the model cache (default $SLMKIT_CACHE/onnx or ~/.cache/slmkit/onnx); false: no cache. */
   cacheDir?: string | false;
   /** Weights by param name, overriding the params' own sources. */
   params?: Record<string, ParamValue>;

@@ -25,7 +25,7 @@ export function checkModel(sc: ServerContext, name: string): void {
  * One signal for a request: client disconnect, per-request timeout, or stream cancel.
  * `timedOut()` tells a timeout apart from a disconnect.
  */
-export function requestSignal(clientSignal: AbortSignal, timeoutMs: number) {
+export function requestSignal(clientSignal: AbortSignal, timeoutMs: number): { signal: AbortSignal; abort(): void; timedOut(): boolean; dispose(): void } {
   const controller = new AbortController();
   let timedOut = false;
   const onClient = () => controller.abort(new Error('client disconnected'));

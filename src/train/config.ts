@@ -62,7 +62,7 @@ export const TrainConfigSchema = z
     heldOut: z.number().min(0).default(0.05).describe('Documents held out for evaluation: a fraction below 1, or a count.'),
     documentSeparator: z.string().min(1).nullable().optional().describe('Plain-text files are split into documents at this string (default <|endoftext|>; null: one document per file).'),
     addBos: z.boolean().optional().describe("Put BOS before every document (default: the tokenizer's add_bos_token, e.g. true for Llama)."),
-    tokenCacheDir: z.string().optional().describe('Folder of the tokenize-once cache (default .cache/slmkit/tokens under the working directory).'),
+    tokenCacheDir: z.string().optional().describe('Folder of the tokenize-once cache (default $SLMKIT_CACHE/tokens or ~/.cache/slmkit/tokens).'),
     out: z.string().min(1).describe('Output folder: the final Hugging Face model (or PEFT adapter), checkpoint-<step>/ folders, metrics.jsonl, loss.svg.'),
     resume: z.union([z.boolean(), z.string()]).default(false).describe('true: continue from the newest checkpoint in out (start fresh when there is none); a path: continue from that checkpoint folder.'),
     seed: z.number().int().min(0).default(0).describe('Seed of data order, held-out split, initial weights and dropout.'),
@@ -87,7 +87,7 @@ export const TrainConfigSchema = z
     checkpointEvery: z.number().int().min(0).default(500).describe('Write checkpoint-<step> every N steps (one is always written at the end or on interrupt); 0: only then.'),
     keepCheckpoints: posInt().default(3).describe('Keep the newest N checkpoints.'),
     threads: posInt().optional().describe("onnxruntime intra-op threads (default: its choice). Bit-exact resume needs the same value."),
-    onnxCacheDir: z.string().optional().describe('Cache of built ONNX graphs (default $SLMKIT_CACHE or ~/.cache/slmkit/onnx).'),
+    onnxCacheDir: z.string().optional().describe('Cache of built ONNX graphs (default $SLMKIT_CACHE/onnx or ~/.cache/slmkit/onnx).'),
     objective: z
       .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm'])
       .default('causal-lm')

@@ -95,7 +95,7 @@ test('default cache dir follows $SLMKIT_CACHE', () => {
   const saved = process.env.SLMKIT_CACHE;
   try {
     process.env.SLMKIT_CACHE = '/some/where';
-    assert.equal(defaultCacheDir(), '/some/where');
+    assert.equal(defaultCacheDir(), join('/some/where', 'onnx'));
     delete process.env.SLMKIT_CACHE;
     assert.match(defaultCacheDir(), /\.cache[\\/]slmkit[\\/]onnx$/);
   } finally {
