@@ -12,6 +12,7 @@ import type { ServedModel } from './served-model.ts';
 import { BatchScheduler, type SchedulerStats } from './scheduler.ts';
 import { chatCompletions } from './routes/chat.ts';
 import { completions } from './routes/completions.ts';
+import { responses } from './routes/responses.ts';
 import { detokenize, embeddings, listModels, tokenize } from './routes/misc.ts';
 
 export interface ServerOptions {
@@ -132,6 +133,7 @@ export function createServer(opts: ServerOptions): SlmServer {
   app.get('/v1/models', () => listModels(ready()));
   app.post('/v1/chat/completions', async (c) => chatCompletions(ready(), await json(c), c.req.raw.signal));
   app.post('/v1/completions', async (c) => completions(ready(), await json(c), c.req.raw.signal));
+  app.post('/v1/responses', async (c) => responses(ready(), await json(c), c.req.raw.signal));
   app.post('/v1/embeddings', async (c) => embeddings(ready(), await json(c), c.req.raw.signal));
   app.post('/tokenize', async (c) => tokenize(ready(), await json(c)));
   app.post('/detokenize', async (c) => detokenize(ready(), await json(c)));

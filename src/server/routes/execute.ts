@@ -6,7 +6,7 @@ import type { GenerationStep } from '../../generate/types.ts';
 import { ApiError } from '../api-error.ts';
 import { admit, requestSignal, timeoutError, type ServerContext } from '../context.ts';
 import type { Job, RunOptions } from '../engine.ts';
-import { sseResponse, type SseWriter } from '../sse.ts';
+import { sseResponse, type SseOptions, type SseWriter } from '../sse.ts';
 
 export const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -47,7 +47,10 @@ export async function executeStream(
     start(w: SseWriter): void;
     step(w: SseWriter, job: number, step: GenerationStep): void;
     end(w: SseWriter, results: GenerateResult[]): void;
+    /** A mid-stream error's frame (default: the OpenAI error object). */
+    error?(w: SseWriter, e: ApiError): void;
   },
+  sseOptions?: SseOptions,
 ): Promise<Response> {
   const rs = requestSignal(clientSignal, sc.requestTimeoutMs);
   let release: () => void;
@@ -69,14 +72,17 @@ export async function executeStream(
           return w.wait();
         },
       });
-      if (rs.timedOut()) w.send(timeoutError(sc).toJSON());
+      if (rs.timedOut()) fail(timeoutError(sc));
       else if (!rs.signal.aborted) handlers.end(w, results);
     } catch (e) {
-      const err = e instanceof ApiError ? e : new ApiError(500, (e as Error).message ?? String(e), 'server_error');
-      w.send(err.toJSON());
+      fail(e instanceof ApiError ? e : new ApiError(500, (e as Error).message ?? String(e), 'server_error'));
     } finally {
       release();
       rs.dispose();
     }
-  });
+    function fail(err: ApiError) {
+      if (handlers.error) handlers.error(w, err);
+      else w.send(err.toJSON());
+    }
+  }, sseOptions);
 }
