@@ -6,6 +6,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { serve, type ServerType } from '@hono/node-server';
 import { ApiError } from './api-error.ts';
+import { accessLog, currentRequestId, type LogFormat } from './access-log.ts';
 import type { ServerContext } from './context.ts';
 import { FairQueue } from './queue.ts';
 import type { ServedModel } from './served-model.ts';
@@ -36,8 +37,10 @@ export interface ServerOptions {
   bodyLimitBytes?: number;
   /** On close(), how long requests in flight may run on before they are cancelled. Default 0. */
   shutdownGraceMs?: number;
-  /** Log lines (default: none). */
+  /** Log lines (default: none), with one access-log line per request (access-log.ts). */
   log?: (line: string) => void;
+  /** Access-log lines as text (default) or one JSON object each. */
+  logFormat?: LogFormat;
 }
 
 export interface SlmServer {
@@ -79,9 +82,10 @@ export function createServer(opts: ServerOptions): SlmServer {
   const app = new Hono();
   const fail = (c: Context, e: ApiError) => c.json(e.toJSON(), e.status);
 
+  if (opts.log) app.use('*', accessLog(opts.log, opts.logFormat ?? 'text'));
   app.onError((err, c) => {
     if (err instanceof ApiError) return fail(c, err);
-    opts.log?.(`internal error: ${err.stack ?? err.message}`);
+    opts.log?.(`internal error (request ${currentRequestId() ?? '?'}): ${err.stack ?? err.message}`);
     return fail(c, new ApiError(500, `Internal error: ${err.message}`, 'server_error'));
   });
   app.notFound((c) => fail(c, new ApiError(404, `No route ${c.req.method} ${c.req.path}.`, 'not_found_error')));
