@@ -146,3 +146,19 @@ test('a tool loop: past calls and tool results are accepted; bad ones are 400s n
     /messages\.1\.tool_calls\.0\.function/,
   );
 });
+
+test('Llama 3 style (a template with "parameters"): a bare JSON call, committed to by its first "{"', async () => {
+  const { detectToolFormat } = await import('../../src/server/tools.ts');
+  const format = detectToolFormat('{% if tools %}Respond in the format {"name": function name, "parameters": dictionary}{% endif %}');
+  assert.equal(format.style, 'llama3-json');
+  assert.equal(detectToolFormat('{% for t in tools %}<tool_call>{% endfor %}').style, 'hermes');
+  assert.equal(detectToolFormat('{{ messages }}').inTemplate, false);
+  const server = createServer({ model: { ...toyModel({ reply: '{"name": "get_time", "parameters": {"zone": "utc"}}' }), toolFormat: format } });
+  servers.push(server);
+  const { url } = await server.listen(0, '127.0.0.1');
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0 });
+  const r = await client.chat.completions.create({ model: 'toy', messages, tools, temperature: 0 });
+  const call = r.choices[0].message.tool_calls![0] as OpenAI.Chat.ChatCompletionMessageFunctionToolCall;
+  assert.equal(call.function.name, 'get_time');
+  assert.deepEqual(JSON.parse(call.function.arguments), { zone: 'utc' });
+});
