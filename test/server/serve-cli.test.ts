@@ -98,3 +98,17 @@ test('kill of the process `npx slm serve` started stops the server', { skip: has
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 });
+
+test('a folder that is not a model: listens, reports the load failure once, exits 1', async () => {
+  const empty = mkdtempSync(join(tmpdir(), 'slmkit-not-a-model-'));
+  try {
+    const { code, err } = await run(['serve', empty, '--port', '0']);
+    assert.equal(code, 1);
+    const lines = err.trim().split('\n');
+    assert.match(lines[0]!, /^slm serve: listening on /);
+    assert.equal(lines.length, 2, err);
+    assert.match(lines[1]!, /^model failed to load: /);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+});
