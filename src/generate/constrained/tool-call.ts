@@ -46,7 +46,8 @@ interface State {
   readonly json: JsonPrefixState | null;
 }
 
-const MEMO_ENTRIES = 256;
+/** Masks kept per constraint (one byte per vocabulary entry each): inside a string the state repeats. */
+const MEMO_BYTES = 8 * 2 ** 20;
 
 export class ToolCallConstraint implements TokenConstraint {
   private state: State;
@@ -165,7 +166,8 @@ export class ToolCallConstraint implements TokenConstraint {
       out.set(this.trie.plain.length <= size ? this.trie.plain : this.trie.plain.subarray(0, size));
       walk(this.trie.rest, s);
     } else walk(this.trie.root, s);
-    if (this.memo.size >= MEMO_ENTRIES) this.memo.delete(this.memo.keys().next().value!);
+    const maxEntries = Math.max(4, Math.floor(MEMO_BYTES / Math.max(1, size)));
+    while (this.memo.size >= maxEntries) this.memo.delete(this.memo.keys().next().value!);
     this.memo.set(key, allowed);
     return allowed;
   }
