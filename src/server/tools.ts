@@ -165,6 +165,8 @@ export class ToolReplyParser {
   private readonly tail: string;
   private readonly commit: string;
   name: string | undefined;
+  /** Where the call starts (after leading whitespace). */
+  private base = 0;
   private argsStart = -1;
   private emittedArgs = 0;
 
@@ -206,14 +208,19 @@ export class ToolReplyParser {
   private drain(final: boolean): ReplyDelta[] {
     const out: ReplyDelta[] = [];
     if (this.state === 'undecided') {
-      if (this.text.startsWith(this.commit)) this.state = 'call';
-      else if (this.commit.startsWith(this.text) && !final) return out;
+      // Leading spaces and newlines keep the decision open, as in the constraint (tool-call.ts).
+      const rest = this.text.replace(/^[ \n]+/, '');
+      if (rest.startsWith(this.commit)) {
+        this.state = 'call';
+        this.base = this.text.length - rest.length;
+      } else if (this.commit.startsWith(rest) && !final) return out;
       else this.state = 'text';
     }
     if (this.state === 'call' && this.name === undefined) {
-      const nameEnd = this.text.length >= this.head.length ? this.text.indexOf('"', this.head.length) : -1;
+      const start = this.base + this.head.length;
+      const nameEnd = this.text.length >= start ? this.text.indexOf('"', start) : -1;
       if (nameEnd >= 0 && this.text.length >= nameEnd + this.mid.length) {
-        this.name = this.text.slice(this.head.length, nameEnd);
+        this.name = this.text.slice(start, nameEnd);
         this.argsStart = nameEnd + this.mid.length;
         out.push({ call: this.name });
       } else if (final) this.state = 'text'; // cut off before the name was complete

@@ -48,8 +48,16 @@ test('auto: a model that writes the call marker gets a tool call with parsed arg
   assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris', unit: 'c' });
 });
 
+test('auto: whitespace before the marker (SentencePiece may drop it from the text) still makes a call', async () => {
+  const client = await serve(` \n${CALL}`);
+  const r = await client.chat.completions.create({ model: 'toy', messages, tools, temperature: 0 });
+  const call = r.choices[0].message.tool_calls![0] as OpenAI.Chat.ChatCompletionMessageFunctionToolCall;
+  assert.equal(call.function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris', unit: 'c' });
+});
+
 test('auto: a model that answers in text gets text, even one that starts like the marker', async () => {
-  for (const reply of ['It is sunny.', '<tool>s are handy']) {
+  for (const reply of ['It is sunny.', '<tool>s are handy', '  \nindented text']) {
     const client = await serve(reply);
     const r = await client.chat.completions.create({ model: 'toy', messages, tools, temperature: 0 });
     assert.equal(r.choices[0].finish_reason, 'stop');

@@ -9,7 +9,8 @@
 // Modes:
 // - 'required': the reply must be a call (to any of the tools; one tool for a named tool_choice).
 // - 'auto': the model decides with its own probabilities. Nothing is masked while the reply is
-//   still a prefix of the call's opening (`open`, or '{' when the format has no marker); once the
+//   still a prefix of the call's opening (`open`, or '{' when the format has no marker; leading
+//   spaces and newlines allowed); once the
 //   reply has written the whole opening it is committed to a call and the rest is constrained.
 //   A reply that leaves the opening at any character is plain text and is never masked again.
 import type { TokenConstraint } from '../sequence-run.ts';
@@ -84,6 +85,9 @@ export class ToolCallConstraint implements TokenConstraint {
       case 'free':
         return s;
       case 'undecided': {
+        // Whitespace before the marker is allowed (and keeps the decision open): SentencePiece
+        // decoding drops the first token's leading space, so the text a client sees may not have it.
+        if (s.pos === 0 && (ch === ' ' || ch === '\n')) return s;
         if (this.head[s.pos] !== ch) return { ...s, phase: 'free' };
         const pos = s.pos + 1;
         return { ...s, phase: pos >= this.commitLength ? 'head' : 'undecided', pos };
