@@ -6,12 +6,14 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { serve, type ServerType } from '@hono/node-server';
 import { ApiError } from './api-error.ts';
+import { accessLog, currentRequestId, type LogFormat } from './access-log.ts';
 import type { ServerContext } from './context.ts';
 import { FairQueue } from './queue.ts';
 import type { ServedModel } from './served-model.ts';
 import { BatchScheduler, type SchedulerStats } from './scheduler.ts';
 import { chatCompletions } from './routes/chat.ts';
 import { completions } from './routes/completions.ts';
+import { responses } from './routes/responses.ts';
 import { detokenize, embeddings, listModels, tokenize } from './routes/misc.ts';
 
 export interface ServerOptions {
@@ -35,8 +37,10 @@ export interface ServerOptions {
   bodyLimitBytes?: number;
   /** On close(), how long requests in flight may run on before they are cancelled. Default 0. */
   shutdownGraceMs?: number;
-  /** Log lines (default: none). */
+  /** Log lines (default: none), with one access-log line per request (access-log.ts). */
   log?: (line: string) => void;
+  /** Access-log lines as text (default) or one JSON object each. */
+  logFormat?: LogFormat;
 }
 
 export interface SlmServer {
@@ -78,9 +82,10 @@ export function createServer(opts: ServerOptions): SlmServer {
   const app = new Hono();
   const fail = (c: Context, e: ApiError) => c.json(e.toJSON(), e.status);
 
+  if (opts.log) app.use('*', accessLog(opts.log, opts.logFormat ?? 'text'));
   app.onError((err, c) => {
     if (err instanceof ApiError) return fail(c, err);
-    opts.log?.(`internal error: ${err.stack ?? err.message}`);
+    opts.log?.(`internal error (request ${currentRequestId() ?? '?'}): ${err.stack ?? err.message}`);
     return fail(c, new ApiError(500, `Internal error: ${err.message}`, 'server_error'));
   });
   app.notFound((c) => fail(c, new ApiError(404, `No route ${c.req.method} ${c.req.path}.`, 'not_found_error')));
@@ -132,6 +137,7 @@ export function createServer(opts: ServerOptions): SlmServer {
   app.get('/v1/models', () => listModels(ready()));
   app.post('/v1/chat/completions', async (c) => chatCompletions(ready(), await json(c), c.req.raw.signal));
   app.post('/v1/completions', async (c) => completions(ready(), await json(c), c.req.raw.signal));
+  app.post('/v1/responses', async (c) => responses(ready(), await json(c), c.req.raw.signal));
   app.post('/v1/embeddings', async (c) => embeddings(ready(), await json(c), c.req.raw.signal));
   app.post('/tokenize', async (c) => tokenize(ready(), await json(c)));
   app.post('/detokenize', async (c) => detokenize(ready(), await json(c)));

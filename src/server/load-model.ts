@@ -6,6 +6,7 @@ import { codecFromTokenizer, type TextCodec } from '../generate/text-codec.ts';
 import { loadCausalLM, type CausalLM, type ModelDType } from '../models/load.ts';
 import type { ChatMessage, Tokenizer } from '../tokenizer/types.ts';
 import type { ServedModel } from './served-model.ts';
+import { detectToolFormat } from './tools.ts';
 
 export interface LoadServedModelOptions {
   /** Context length for the sessions (default: the model's, capped at 2048). */
@@ -35,7 +36,7 @@ export interface LoadedModel extends ServedModel {
   readonly hasChatTemplate: boolean;
   /** Stop strings a chat reply should end at (the fallback format's next-turn marker). */
   readonly chatStop: readonly string[];
-  encodeChat(messages: readonly ChatMessage[]): number[];
+  encodeChat(messages: readonly ChatMessage[], opts?: { tools?: readonly unknown[] }): number[];
   embed(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
   dispose(): Promise<void>;
 }
@@ -62,9 +63,12 @@ export function fallbackChatPrompt(messages: readonly ChatMessage[]): string {
 
 export const FALLBACK_CHAT_STOP: readonly string[] = ['\nUser:'];
 
-/** Chat prompt ids through the tokenizer's template, or the fallback format when it has none. */
-export function encodeChatPrompt(tok: Tokenizer, messages: readonly ChatMessage[]): number[] {
-  if (tok.chatTemplate !== undefined) return tok.encodeChat(messages, { addGenerationPrompt: true });
+/**
+ * Chat prompt ids through the tokenizer's template, or the fallback format when it has none.
+ * `tools` reach the template as HF's apply_chat_template(tools=...) passes them.
+ */
+export function encodeChatPrompt(tok: Tokenizer, messages: readonly ChatMessage[], tools?: readonly unknown[]): number[] {
+  if (tok.chatTemplate !== undefined) return tok.encodeChat(messages, { addGenerationPrompt: true, ...(tools?.length ? { extra: { tools } } : {}) });
   return tok.encode(fallbackChatPrompt(messages), { addSpecialTokens: true });
 }
 
@@ -95,7 +99,8 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     hasChatTemplate,
     chatStop: hasChatTemplate ? [] : FALLBACK_CHAT_STOP,
     createSession: async () => lm.createSession(),
-    encodeChat: (messages) => encodeChatPrompt(tok, messages),
+    encodeChat: (messages, o) => encodeChatPrompt(tok, messages, o?.tools),
+    toolFormat: detectToolFormat(tok.chatTemplate),
     async embed(inputs, signal) {
       const vectors = await lm.embed(inputs, signal);
       // Unit length, as OpenAI's embeddings are: cosine similarity is then a dot product.

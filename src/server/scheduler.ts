@@ -125,7 +125,9 @@ export class BatchScheduler {
       const req: Request = { opts, seqs: [], blocked: false, settled: false, resolve, reject, onAbort: () => this.abortRequest(req) };
       try {
         req.seqs = jobs.map((j, job) => {
-          const constraint: TokenConstraint | undefined = opts.schema ? new JsonSchemaConstraint(opts.schema, this.model.codec, this.model.vocabSize) : undefined;
+          // A job may bring its own constraint (a tool call); else the request's JSON schema.
+          const constraint: TokenConstraint | undefined =
+            j.opts.constraint ?? (opts.schema ? new JsonSchemaConstraint(opts.schema, this.model.codec, this.model.vocabSize) : undefined);
           const stepper = new SequenceStepper(
             this.model.codec,
             j.promptIds,

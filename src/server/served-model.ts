@@ -3,6 +3,7 @@
 import type { DecoderSession } from '../generate/types.ts';
 import type { TextCodec } from '../generate/text-codec.ts';
 import type { ChatMessage } from '../tokenizer/types.ts';
+import type { ToolFormat } from './tools.ts';
 
 export interface ServedModel {
   /** The id clients pass as `model` (and /v1/models lists). */
@@ -25,8 +26,13 @@ export interface ServedModel {
    * reuse between chat turns).
    */
   createSession(): Promise<DecoderSession>;
-  /** Chat prompt ids: template rendered with the generation prompt, special tokens added once. */
-  encodeChat?(messages: readonly ChatMessage[]): number[];
+  /**
+   * Chat prompt ids: template rendered with the generation prompt, special tokens added once.
+   * `tools` (HF's list of {type: "function", function}) is passed to a template that renders them.
+   */
+  encodeChat?(messages: readonly ChatMessage[], opts?: { tools?: readonly unknown[] }): number[];
+  /** How this model writes a tool call (tools.ts detectToolFormat); default: the fallback format. */
+  readonly toolFormat?: ToolFormat;
   /**
    * Stop strings every chat reply ends at, besides the request's own (the fallback chat format's
    * next-turn marker, "\nUser:"); not applied to /v1/completions.

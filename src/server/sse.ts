@@ -7,14 +7,20 @@ const encoder = new TextEncoder();
 const HIGH_WATER_FRAMES = 16;
 
 export interface SseWriter {
-  send(data: unknown): void;
+  /** One frame; with `event`, an `event:` line too (the Responses API names every event). */
+  send(data: unknown, event?: string): void;
   done(): void;
   /** undefined when there is room; else a promise that settles once the client has read some. */
   wait(): Promise<void> | undefined;
   readonly closed: boolean;
 }
 
-export function sseResponse(onCancel: () => void, run: (w: SseWriter) => Promise<void>): Response {
+export interface SseOptions {
+  /** End with `data: [DONE]` (chat and completions do; the Responses API does not). Default true. */
+  doneMarker?: boolean;
+}
+
+export function sseResponse(onCancel: () => void, run: (w: SseWriter) => Promise<void>, opts: SseOptions = {}): Response {
   let closed = false;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let drained: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -39,13 +45,13 @@ export function sseResponse(onCancel: () => void, run: (w: SseWriter) => Promise
     { highWaterMark: HIGH_WATER_FRAMES },
   );
   const writer: SseWriter = {
-    send(data) {
+    send(data, event) {
       if (closed) return;
-      controller.enqueue(encoder.encode(`data: ${JSON.stringify(data)}\n\n`));
+      controller.enqueue(encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`));
     },
     done() {
       if (closed) return;
-      controller.enqueue(encoder.encode('data: [DONE]\n\n'));
+      if (opts.doneMarker ?? true) controller.enqueue(encoder.encode('data: [DONE]\n\n'));
       closed = true;
       controller.close();
       wakeProducer();

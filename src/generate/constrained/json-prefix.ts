@@ -23,17 +23,21 @@ interface Stack {
 
 export interface JsonPrefixState {
   readonly stack: Stack | null;
-  /** Consecutive insignificant whitespace characters (capped so output cannot stall in spaces). */
+  /**
+   * Where the current run of insignificant whitespace is in the run grammar (see nextWs): runs
+   * are capped as llama.cpp's JSON grammars cap them, so output cannot stall in whitespace.
+   */
   readonly ws: number;
 }
 
 export interface JsonPrefixLimits {
+  /** Most spaces/tabs after the newline(s) of one whitespace run (llama.cpp: 20). */
   maxWhitespaceRun: number;
   maxNumberLength: number;
   maxDepth: number;
 }
 
-const DEFAULT_LIMITS: JsonPrefixLimits = { maxWhitespaceRun: 8, maxNumberLength: 24, maxDepth: 32 };
+const DEFAULT_LIMITS: JsonPrefixLimits = { maxWhitespaceRun: 20, maxNumberLength: 24, maxDepth: 32 };
 
 const escapedNames = new WeakMap<SchemaNode, Map<string, string>>();
 /** Property names in their JSON-escaped form (what appears between the quotes). */
@@ -55,6 +59,21 @@ function nodeId(n: SchemaNode): number {
 let nextNodeId = 0;
 
 const isWs = (c: string) => c === ' ' || c === '\n' || c === '\t' || c === '\r';
+
+/**
+ * One whitespace run between tokens, as llama.cpp's json-schema-to-grammar `space` rule allows
+ * it: nothing, one space, or one or two newlines followed by at most `maxIndent` spaces/tabs
+ * (`| " " | "\n"{1,2} [ \t]{0,20}`). No '\r', no run of blank lines, no spaces before a
+ * newline. States: 0 none yet, 1 after the single space, 2 after one newline, 3 after two,
+ * 3 + k after k indentation characters. Returns the next state, or null when `ch` may not
+ * extend the run.
+ */
+function nextWs(ws: number, ch: string, maxIndent: number): number | null {
+  if (ws === 0) return ch === ' ' ? 1 : ch === '\n' ? 2 : null;
+  if (ws === 2 && ch === '\n') return 3;
+  if (ws >= 2 && (ch === ' ' || ch === '\t')) return ws === 2 ? 4 : ws - 3 < maxIndent ? ws + 1 : null;
+  return null;
+}
 const isDigit = (c: string) => c >= '0' && c <= '9';
 const isHex = (c: string) => isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 
@@ -150,10 +169,14 @@ export class JsonPrefixRecognizer {
     if (!s) return null;
     const f = s.frame;
     const below = s.below;
-    const ws = () => (state.ws < this.limits.maxWhitespaceRun ? { stack: s, ws: state.ws + 1 } : null);
+    const ws = () => {
+      const next = nextWs(state.ws, ch, this.limits.maxWhitespaceRun);
+      return next === null ? null : { stack: s, ws: next };
+    };
     switch (f.t) {
       case 'value':
-        if (isWs(ch)) return ws();
+        // No whitespace before the document itself (llama.cpp's root rule starts at the value).
+        if (isWs(ch)) return below === null ? null : ws();
         return this.startValue(f.node, ch, below, s.depth);
       case 'string':
         return this.stringChar(f, ch, s, (next) => (next === 'close' ? this.pop(below) : { stack: { ...s, frame: next }, ws: 0 }));

@@ -4,11 +4,12 @@ import { checkModel, type ServerContext } from '../context.ts';
 import { resolveMaxTokens, samplingOptions, schemaFor, type Job } from '../engine.ts';
 import { finishReason, LogprobFormatter, promptEntries, usage } from '../format.ts';
 import { completionRequest, parseBody } from '../schemas.ts';
+import { dropIgnoredParams } from '../ignored-params.ts';
 import type { GenerationStep } from '../../generate/types.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
 
 export async function completions(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
-  const req = parseBody(completionRequest, body);
+  const req = parseBody(completionRequest, dropIgnoredParams(body, 'completions'));
   checkModel(sc, req.model);
   const n = req.n ?? 1;
   if (req.best_of != null && req.best_of !== n) throw badRequest('best_of different from n is not supported.', 'best_of', 'unsupported_parameter');
