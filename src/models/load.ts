@@ -22,7 +22,7 @@ import { estimateMemory, assertFits, type MemoryEstimate } from './memory.ts';
 import { KvDecoderSession, SharedKvDecoderSession, type DecoderRunners, type GraphRunner } from './decoder-session.ts';
 import { decoderGraph, interpreterDecoderRunners, interpreterRunner } from './runners.ts';
 import { listWeights } from '../nn/init-store.ts';
-import type { LinearDType, WeightStore } from '../nn/var-builder.ts';
+import type { LinearAdapter, LinearDType, WeightStore } from '../nn/var-builder.ts';
 import { compile } from '../runtime/session.ts';
 import type { DecoderSession } from '../generate/types.ts';
 import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
@@ -58,7 +58,20 @@ export interface LoadModelOptions {
   fuseLinears?: boolean;
   /** Keep the token embedding float32 under q4/q8 (default: quantized like the linears; a GGUF Q4_0/Q8_0 table loads exactly). */
   floatEmbeddings?: boolean;
+  /** Extra layers applied at load without touching the base weights (LoRA: `--lora`). */
+  adapter?: ModelAdapter;
   signal?: AbortSignal;
+}
+
+/**
+ * Weights added to a model as it loads, kept apart from the base weights (the graph computes
+ * W x + adapter(x)): `weights` layers the adapter's tensors over the base store, `linearAdapter`
+ * adds its terms to each Linear, `id` (e.g. path, size and mtime) enters the built-model cache key.
+ */
+export interface ModelAdapter {
+  id: string;
+  weights(base: WeightStore): WeightStore;
+  linearAdapter: LinearAdapter;
 }
 
 export class CausalLM<C = unknown> {
@@ -248,7 +261,8 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   assertFits(memory, `${basename(path)} at ${dtype}${sequences > 1 ? ` with ${sequences} sequences of ${context} tokens` : ''}`);
 
   const tokenizer = await loadTokenizer(opened.tokenizerPath);
-  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings, fuseLinears: opts.fuseLinears ?? true };
+  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings, fuseLinears: opts.fuseLinears ?? true, linearAdapter: opts.adapter?.linearAdapter };
+  if (opts.adapter) opened.store = opts.adapter.weights(opened.store);
   let runners: DecoderRunners;
   let buildHidden: () => Promise<GraphRunner>;
   const hiddenOpts = { cache: false, lastLogitsOnly: true, hiddenOutput: true };
@@ -257,7 +271,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
     buildHidden = async () => interpreterRunner(decoderGraph(arch, config, opened.store, vbOpts, hiddenOpts));
   } else {
     const accuracyLevel = opts.accuracyLevel ?? 4;
-    const version = await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel);
+    const version = (await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel)) + (opts.adapter ? `|adapter=${opts.adapter.id}` : '');
     // (The embedding's form is part of the lowered graph, hence of the cache key, already.)
     const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'append-gqa' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
       const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, o), {

@@ -3,6 +3,8 @@ import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
 import { createServer } from '../../server/app.ts';
 import { loadServedModel } from '../../server/load-model.ts';
+import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
+import { resolveModelArgument } from '../resolve-model.ts';
 
 function intOption(name: string, v: unknown, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -17,7 +19,7 @@ const SHUTDOWN_GRACE_MS = 3000;
 const serve: Command = {
   name: 'serve',
   summary: 'serve a model over an OpenAI-compatible HTTP API',
-  usage: '<model> [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N]',
+  usage: '[model] [--lora DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N]',
   options: {
     host: { type: 'string', description: 'address to bind (env SLM_HOST); default 127.0.0.1', valueName: 'addr' },
     port: { type: 'string', description: 'port (env SLM_PORT); default 8080', valueName: 'n' },
@@ -25,13 +27,13 @@ const serve: Command = {
     'max-concurrency': { type: 'string', description: 'requests generating at once (their tokens decode together in one batch); default 8', valueName: 'n' },
     'max-queue': { type: 'string', description: 'requests waiting before 429; default 64', valueName: 'n' },
     ctx: { type: 'string', description: 'context length (default: the model’s, capped at 4096)', valueName: 'n' },
+    ...LORA_OPTION,
   },
   async run({ values, positionals }, io) {
-    const path = positionals[0];
-    if (!path || positionals.length > 1) {
-      io.stderr.write('slm serve: expected exactly one <model> path\n');
-      return 2;
-    }
+    // No model: the default model, as generate and chat do (resolve-model.ts).
+    const { model: path, rest } = await resolveModelArgument(positionals, { textAllowed: false });
+    if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm serve takes at most one positional: the model');
+    const adapter = await adapterFromFlags(values);
     const env = process.env;
     const host = (values.host as string | undefined) ?? env.SLM_HOST ?? '127.0.0.1';
     const port = intOption('port', values.port ?? env.SLM_PORT, 8080)!;
@@ -47,7 +49,7 @@ const serve: Command = {
     else io.signal.addEventListener('abort', onStop, { once: true });
     process.once('SIGTERM', onStop);
     // Listen first so /health can say 503 while the model loads.
-    const model = loadServedModel(path, { ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+    const model = loadServedModel(path, { adapter, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {
