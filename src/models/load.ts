@@ -11,6 +11,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { openModelFolder } from '../formats/model-folder.ts';
 import { openGguf } from '../formats/gguf/index.ts';
+import { notAModelFileError, sniffCheckpointFile } from '../formats/sniff.ts';
 import { ggufToHfName, qkPermuteHeads, unpermuteQkFromGguf } from '../formats/name-map.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.ts';
@@ -220,6 +221,14 @@ async function openGgufModel(file: string): Promise<Opened> {
   return { config, generationConfig, checkpoint: g, store, tokenizerPath: file };
 }
 
+/** A single file: a GGUF by its first bytes; a bare weights file or anything else is refused clearly. */
+async function openModelFile(file: string): Promise<Opened> {
+  const { format, head } = await sniffCheckpointFile(file);
+  if (format === 'gguf') return openGgufModel(file);
+  if (format) throw new SlmError('INVALID_ARGUMENT', `${file} is a ${format} weights file without its config: give the Hugging Face folder that holds it (config.json + tokenizer files) or a .gguf file`);
+  throw notAModelFileError(file, head);
+}
+
 async function openFolderModel(dir: string): Promise<Opened> {
   const folder = await openModelFolder(dir);
   if (folder.weights.format === 'gguf' && Object.keys(folder.config).length === 0) return openGgufModel(folder.weights.path);
@@ -231,8 +240,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   throwIfAborted(opts.signal);
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
-  const opened = st.isDirectory() ? await openFolderModel(path) : path.endsWith('.gguf') ? await openGgufModel(path) : undefined;
-  if (!opened) throw new SlmError('INVALID_ARGUMENT', `${path}: expected a model folder or a .gguf file`);
+  const opened = st.isDirectory() ? await openFolderModel(path) : await openModelFile(path);
   const configFile = st.isDirectory() ? `${path}/config.json` : path;
   const arch = causalLMArch(opened.config.model_type, configFile) as CausalLMArch<unknown>;
   const config = arch.parseConfig(opened.config, configFile);
@@ -301,8 +309,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
 export async function openModelWeights(path: string): Promise<{ arch: CausalLMArch<unknown>; config: unknown; store: WeightStore; tokenizerPath: string; generationConfig: Record<string, unknown>; close: () => Promise<void> }> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
-  const opened = st.isDirectory() ? await openFolderModel(path) : path.endsWith('.gguf') ? await openGgufModel(path) : undefined;
-  if (!opened) throw new SlmError('INVALID_ARGUMENT', `${path}: expected a model folder or a .gguf file`);
+  const opened = st.isDirectory() ? await openFolderModel(path) : await openModelFile(path);
   const configFile = st.isDirectory() ? `${path}/config.json` : path;
   const arch = causalLMArch(opened.config.model_type, configFile) as CausalLMArch<unknown>;
   return { arch, config: arch.parseConfig(opened.config, configFile), store: opened.store, tokenizerPath: opened.tokenizerPath, generationConfig: opened.generationConfig, close: () => opened.checkpoint.close() };
