@@ -18,7 +18,7 @@ const generateCommand: Command = {
   summary: 'continue a prompt with a model (streams the text)',
   usage: '[model] (-p TEXT | TEXT) [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop S] [--lora DIR] [--json]',
   options: {
-    prompt: { type: 'string', short: 'p', description: "the prompt (or give it as the last positional); -p '' samples from BOS", valueName: 'text' },
+    prompt: { type: 'string', short: 'p', description: "the prompt (or give it as the last positional); -p '' samples from BOS when the tokenizer adds one", valueName: 'text' },
     ...SAMPLING_OPTIONS,
     ...LORA_OPTION,
     json: { type: 'boolean', description: `print one JSON object: ${GENERATE_JSON_FIELDS}` },
