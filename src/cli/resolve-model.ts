@@ -38,11 +38,11 @@ export function isAdapterFolder(path: string): boolean {
   return existsSync(join(path, 'adapter_config.json')) && !existsSync(join(path, 'config.json'));
 }
 
-function notAModel(arg: string): SlmError {
+function notAModel(arg: string, textAllowed: boolean): SlmError {
   return new SlmError(
     'NOT_FOUND',
     `'${arg}' is neither a model file or folder (no such path) nor a model in the local cache (org/name). ` +
-      'Give a Hugging Face folder, a .gguf file or a cached org/name; to pass text, use -p TEXT.',
+      `Give a Hugging Face folder, a .gguf file or a cached org/name${textAllowed ? '; to pass text, use -p TEXT' : ''}.`,
   );
 }
 
@@ -74,7 +74,7 @@ export async function resolveModelArgument(positionals: readonly string[], opts:
     }
     const cached = REPO_ID.test(first) ? await cachedModelLookup(first) : undefined;
     if (cached !== undefined) return { model: cached, rest: positionals.slice(1), isDefault: false };
-    if (!opts.textAllowed || looksLikeModel(first)) throw notAModel(first);
+    if (!opts.textAllowed || looksLikeModel(first)) throw notAModel(first, opts.textAllowed);
   }
   return { model: defaultModelPath(), rest: [...positionals], isDefault: true };
 }

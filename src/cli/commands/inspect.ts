@@ -1,6 +1,7 @@
 // `slm inspect <path>`: what a checkpoint file, shard index or model folder holds: a config
 // summary (inspect-summary.ts), format, model type, tensors (name, dtype, shape) and parameter
 // count. Reads headers only. A file of no known format gets the same error as `slm generate`.
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
@@ -9,6 +10,7 @@ import { openModelFolder, GGUF_ARCHITECTURE_TO_MODEL_TYPE, canonicalModelType } 
 import { parameterCount, type Checkpoint } from '../../formats/checkpoint.ts';
 import type { GgufFile } from '../../formats/gguf/reader.ts';
 import { notAModelFileError, sniffCheckpointFile } from '../../formats/sniff.ts';
+import { resolveModelArgument } from '../resolve-model.ts';
 import { folderSummary, ggufSummary, summaryLines, weightsOnlySummary, type ConfigSummary } from '../inspect-summary.ts';
 
 /** Metadata made printable: big arrays summarized, bigints as strings. */
@@ -34,11 +36,13 @@ const inspect: Command = {
     json: { type: 'boolean', description: 'print one JSON object on stdout' },
   },
   async run({ values, positionals }, io) {
-    const [path] = positionals;
+    let [path] = positionals;
     if (!path || positionals.length > 1) {
       io.stderr.write('slm inspect: expected exactly one path\n');
       return 2;
     }
+    // A path that does not exist may name a cached model (org/name); else the one not-a-model error.
+    if (!existsSync(path)) path = (await resolveModelArgument([path], { textAllowed: false })).model;
     const st = await stat(path).catch(() => undefined);
     if (!st) throw new SlmError('NOT_FOUND', `no such file or folder: ${path}`);
     let modelType: string | undefined;
