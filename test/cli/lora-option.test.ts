@@ -21,7 +21,7 @@ const GREEDY = ['-p', 'Once upon a time', '--temperature', '0', '--max-tokens', 
 before(async () => {
   files = await writeTinyModel('llama', 7);
   // A trained-looking adapter: A and B both non-zero (a fresh PEFT adapter has B = 0, a no-op).
-  const c: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'] };
+  const c: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'down_proj'] };
   const rng = new Rng(11);
   const tensors = loraTargets(files.arch, files.config, c).flatMap((t) => [
     { name: `${t.module}.lora_A.weight`, shape: [c.r, t.inFeatures], data: Float32Array.from({ length: c.r * t.inFeatures }, () => (rng.next() - 0.5) * 0.6) },
@@ -53,6 +53,9 @@ test('generate --lora equals the merged model and differs from the base', async 
   assert.deepEqual(l.tokens, m.tokens);
   for (let i = 0; i < l.logprobs.length; i++) assert.ok(Math.abs(l.logprobs[i]! - m.logprobs[i]!) < 1e-4, `logprob ${i}: ${l.logprobs[i]} vs ${m.logprobs[i]}`);
   assert.notDeepEqual(l.tokens, b.tokens, 'the adapter should change the greedy text');
+  // A GGUF base (q/k rows stored in llama.cpp's order) with the same adapter: the same tokens.
+  const gguf = JSON.parse((await runCli(['generate', await files.gguf('F32'), '--lora', adapterDir, ...GREEDY])).out) as Out;
+  assert.deepEqual(gguf.tokens, l.tokens);
   // The built-model cache keys the adapter: the base run after a --lora run is not the adapted model.
   const baseAgain = JSON.parse((await runCli(['generate', files.folder, ...GREEDY])).out) as Out;
   assert.deepEqual(baseAgain.tokens, b.tokens);
