@@ -26,11 +26,20 @@ test('a folder: summary (architecture, sizes, dtype, tokenizer, chat template) b
   }
   const j = JSON.parse((await runCli(['inspect', files.folder, '--json'])).out);
   assert.deepEqual({ ...j.summary, parameters: undefined, dtype: undefined, tokenizer: undefined, chat_template: undefined }, { ...EXPECTED, parameters: undefined, dtype: undefined, tokenizer: undefined, chat_template: undefined });
-  assert.equal(j.summary.parameters, j.parameterCount);
+  assert.equal(j.summary.parameters, j.parameter_count);
   // A chat template in tokenizer_config.json is reported.
   const cfg = join(files.folder, 'tokenizer_config.json');
   writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), chat_template: '{{ messages }}' }));
   assert.equal(JSON.parse((await runCli(['inspect', files.folder, '--json'])).out).summary.chat_template, true);
+});
+
+test('--json is snake_case and --help lists every top-level and summary field', async () => {
+  const j = JSON.parse((await runCli(['inspect', files.folder, '--json'])).out);
+  const help = (await runCli(['inspect', '--help'])).out;
+  for (const k of [...Object.keys(j), ...Object.keys(j.summary)]) {
+    assert.match(k, /^[a-z0-9]+(_[a-z0-9]+)*$/, `not snake_case: ${k}`);
+    assert.ok(new RegExp(`\\b${k}\\b`).test(help), `--help does not list ${k}`);
+  }
 });
 
 test('a GGUF file: the same summary from its header, dtype of the quantized weights', async () => {

@@ -33,7 +33,7 @@ const inspect: Command = {
   summary: 'show the format, model type, tensors and parameter count of a checkpoint or model folder',
   usage: '<file|folder|index.json> [--json]',
   options: {
-    json: { type: 'boolean', description: 'print one JSON object on stdout' },
+    json: { type: 'boolean', description: 'print one JSON object: path, summary {architecture, layers, hidden_size, heads, kv_heads, context_length, vocab_size, parameters, dtype, tokenizer, chat_template}, format, model_type, declared_model_type, files, tensor_count, parameter_count, metadata, tensors [{name, dtype, shape}]' },
   },
   async run({ values, positionals }, io) {
     let [path] = positionals;
@@ -79,11 +79,11 @@ const inspect: Command = {
       const report = {
         path,
         format: ckpt.format,
-        ...(declaredModelType !== undefined ? { modelType: modelType ?? null, declaredModelType } : {}),
+        ...(declaredModelType !== undefined ? { model_type: modelType ?? null, declared_model_type: declaredModelType } : {}),
         summary,
         files: ckpt.files,
-        tensorCount: tensors.length,
-        parameterCount: parameterCount(ckpt.tensors.values()),
+        tensor_count: tensors.length,
+        parameter_count: parameterCount(ckpt.tensors.values()),
         metadata,
         tensors,
       };
@@ -97,7 +97,7 @@ const inspect: Command = {
         `format:      ${report.format}`,
         ...(declaredModelType !== undefined ? [`model_type:  ${declaredModelType}${modelType && modelType !== declaredModelType ? ` (as ${modelType})` : ''}${modelType ? '' : ' (not supported by slmkit)'}`] : []),
         `files:       ${report.files.length}`,
-        `tensors:     ${report.tensorCount}`,
+        `tensors:     ${report.tensor_count}`,
       ];
       const metaKeys = Object.keys(metadata);
       if (metaKeys.length) {
