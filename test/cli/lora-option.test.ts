@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loraTargets, savePeftAdapter, type LoraConfig } from '../../src/train/lora.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { loadCausalLM, loadLoraAdapter, generateText, codecFromTokenizer, encodePrompt } from '../../src/index.ts';
 import { writeTinyModel, type TinyModelFiles } from '../models/fixture-model.ts';
 import { runCli } from './helpers.ts';
 
@@ -53,6 +54,12 @@ test('generate --lora equals the merged model and differs from the base', async 
   assert.deepEqual(l.tokens, m.tokens);
   for (let i = 0; i < l.logprobs.length; i++) assert.ok(Math.abs(l.logprobs[i]! - m.logprobs[i]!) < 1e-4, `logprob ${i}: ${l.logprobs[i]} vs ${m.logprobs[i]}`);
   assert.notDeepEqual(l.tokens, b.tokens, 'the adapter should change the greedy text');
+  // The library route: loadCausalLM with loadLoraAdapter.
+  const lm = await loadCausalLM(files.folder, { threads: 1, dtype: 'f32', adapter: await loadLoraAdapter(adapterDir) });
+  const codec = codecFromTokenizer(lm.tokenizer, lm.eosIds);
+  const lib = await generateText(lm.createSession(), codec, encodePrompt(codec, 'Once upon a time'), { temperature: 0, maxTokens: 12 });
+  await lm.dispose();
+  assert.deepEqual(lib.tokens, l.tokens);
   // A GGUF base (q/k rows stored in llama.cpp's order) with the same adapter: the same tokens.
   const gguf = JSON.parse((await runCli(['generate', await files.gguf('F32'), '--lora', adapterDir, ...GREEDY])).out) as Out;
   assert.deepEqual(gguf.tokens, l.tokens);
@@ -72,7 +79,7 @@ test('chat --lora replies as the merged model does', async () => {
 test('--lora on a folder that is not an adapter is a clear error', async () => {
   const r = await runCli(['generate', files.folder, '--lora', files.folder, ...GREEDY]);
   assert.equal(r.code, 1);
-  assert.match(r.err, /--lora .*: no adapter_config.json there/);
+  assert.match(r.err, /: no adapter_config.json there \(a PEFT adapter folder has/);
 });
 
 test('serve without a model uses the default model (one rule with generate and chat), and --lora applies there too', async () => {
