@@ -81,6 +81,8 @@ test('without a model path the default model is used; a missing default fails cl
     const defaulted = await runCli(['generate', PROMPT, ...GREEDY]);
     assert.equal(defaulted.code, 0, defaulted.err);
     assert.equal(defaulted.out, named.out);
+    assert.match(defaulted.err, /note: no model named, using the default model \(.*\); the prompt is "Once upon a time"/);
+    assert.doesNotMatch(named.err, /note:/);
 
     process.env.SLMKIT_DEFAULT_MODEL = join(files.dir, 'no-such-model');
     const missing = await runCli(['generate', PROMPT, ...GREEDY]);

@@ -26,7 +26,9 @@ const generateCommand: Command = {
   async run({ values, positionals }, io) {
     const flagPrompt = values.prompt as string | undefined;
     // With -p every positional must be the model; without it the text may stand alone.
-    const { model, rest } = await resolveModelArgument(positionals, { textAllowed: flagPrompt === undefined });
+    const { model, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: flagPrompt === undefined });
+    // Said on stderr, so a mistyped model name that became prompt text does not go unnoticed.
+    if (isDefault) io.stderr.write(`note: no model named, using the default model (${model})${rest.length ? `; the prompt is ${JSON.stringify(rest.join(' '))}` : ''}\n`);
     if (flagPrompt !== undefined && rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'give the prompt either with -p or as a positional, not both');
     if (flagPrompt === undefined && rest.length === 0) throw new SlmError('INVALID_ARGUMENT', "no prompt: slm generate [model] -p TEXT (-p '' samples from BOS)");
     const prompt = flagPrompt ?? rest.join(' ');

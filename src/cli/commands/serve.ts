@@ -31,7 +31,8 @@ const serve: Command = {
   },
   async run({ values, positionals }, io) {
     // No model: the default model, as generate and chat do (resolve-model.ts).
-    const { model: path, rest } = await resolveModelArgument(positionals, { textAllowed: false });
+    const { model: path, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: false });
+    if (isDefault) io.stderr.write(`slm serve: no model named, serving the default model (${path})\n`);
     if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm serve takes at most one positional: the model');
     const adapter = await adapterFromFlags(values);
     const env = process.env;
