@@ -13,6 +13,8 @@ export * from './pipeline/index.ts';
 
 // Models: load, run, save.
 export { loadCausalLM, CausalLM, type LoadModelOptions, type ModelDType } from './models/load.ts';
+export { loadLoraAdapter } from './train/lora-inference.ts';
+export type { ModelAdapter } from './models/load.ts';
 export { saveHfFolder, saveGguf, ggufTokenizerMetadata, type GgufWeightType } from './models/save.ts';
 export { CAUSAL_LM_ARCHS, causalLMArch } from './models/registry.ts';
 export type { CausalLMArch, DecoderGraphOptions } from './models/causal-lm.ts';

@@ -28,6 +28,17 @@ function num(values: Values, name: string, check: (n: number) => boolean, what: 
   return n;
 }
 
+/**
+ * The most tokens a reply may have once the prompt is in: --max-tokens, capped at what the
+ * context leaves. A cap on an explicit --max-tokens is said on stderr (llama.cpp caps the same way);
+ * the default (256) is capped silently.
+ */
+export function capMaxTokens(values: Values, requested: number, room: number, stderr: NodeJS.WritableStream): number {
+  if (requested <= room) return requested;
+  if (values['max-tokens'] !== undefined) stderr.write(`note: --max-tokens ${requested} is more than the context leaves after the prompt; generating at most ${room}\n`);
+  return room;
+}
+
 /** Sampling settings from the flags (the defaults above). */
 export function samplingFromFlags(values: Values): SequenceOptions {
   const stop = values.stop as string[] | undefined;
@@ -63,16 +74,4 @@ export function defaultModelPath(): string {
     );
   }
   return path;
-}
-
-/**
- * Splits positionals into a model path and the rest. The first positional is the model when it
- * is an existing file or folder. Otherwise, when positionals may be text (`textAllowed`), all of
- * them are text and the default model is used; when they may not, the missing model is an error.
- */
-export function modelAndRest(positionals: readonly string[], textAllowed: boolean): { model: string; rest: string[] } {
-  const first = positionals[0];
-  if (first !== undefined && existsSync(first)) return { model: first, rest: positionals.slice(1) };
-  if (first !== undefined && !textAllowed) throw new SlmError('NOT_FOUND', `no such model file or folder: ${first}`);
-  return { model: defaultModelPath(), rest: [...positionals] };
 }

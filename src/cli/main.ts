@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { Command, CommandIO } from './command.ts';
 import { SlmError } from '../errors.ts';
+import { joinNegativeValues } from './negative-values.ts';
 
 // Each command is loaded lazily so `slm tokenize` does not pay for onnxruntime.
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -76,7 +77,7 @@ export async function main(argv: string[], ioIn?: Partial<CommandIO>): Promise<n
       }),
     );
     parsed = parseArgs({
-      args: rest,
+      args: joinNegativeValues(rest, cmd.options),
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: cmd.allowPositionals ?? true,
       strict: true,

@@ -27,7 +27,7 @@ export interface GenerateOptions extends SequenceOptions {
 }
 
 export function validatePrompt(session: DecoderSession, promptIds: readonly number[]): void {
-  if (promptIds.length === 0) throw new SlmError('INVALID_ARGUMENT', 'the prompt is empty');
+  if (promptIds.length === 0) throw new SlmError('INVALID_ARGUMENT', 'the prompt has no tokens (an empty text needs a tokenizer that adds BOS: encodePrompt gives [BOS] then)');
   if (promptIds.length > session.maxContext) {
     throw new SlmError('INVALID_ARGUMENT', `the prompt has ${promptIds.length} tokens but the context holds ${session.maxContext}`);
   }

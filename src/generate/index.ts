@@ -6,6 +6,7 @@ export { PrefixCache } from './prefix-cache.ts';
 export { IncrementalDetokenizer } from './detokenize.ts';
 export { StopStringMatcher } from './stop-strings.ts';
 export { codecFromTokenizer, type TextCodec } from './text-codec.ts';
+export { encodePrompt, EMPTY_PROMPT_WITHOUT_BOS } from './encode-prompt.ts';
 export type { GenerateResult, PrefillProgress, PromptTokenLogprob, SequenceOptions, TokenConstraint } from './sequence-run.ts';
 export * from './sampling/index.ts';
 export * from './constrained/index.ts';

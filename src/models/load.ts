@@ -11,6 +11,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { openModelFolder } from '../formats/model-folder.ts';
 import { openGguf } from '../formats/gguf/index.ts';
+import { notAModelFileError, sniffCheckpointFile } from '../formats/sniff.ts';
 import { ggufToHfName, qkPermuteHeads, unpermuteQkFromGguf } from '../formats/name-map.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.ts';
@@ -22,7 +23,7 @@ import { estimateMemory, assertFits, type MemoryEstimate } from './memory.ts';
 import { KvDecoderSession, SharedKvDecoderSession, type DecoderRunners, type GraphRunner } from './decoder-session.ts';
 import { decoderGraph, interpreterDecoderRunners, interpreterRunner } from './runners.ts';
 import { listWeights } from '../nn/init-store.ts';
-import type { LinearDType, WeightStore } from '../nn/var-builder.ts';
+import type { LinearAdapter, LinearDType, WeightStore } from '../nn/var-builder.ts';
 import { compile } from '../runtime/session.ts';
 import type { DecoderSession } from '../generate/types.ts';
 import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
@@ -58,7 +59,20 @@ export interface LoadModelOptions {
   fuseLinears?: boolean;
   /** Keep the token embedding float32 under q4/q8 (default: quantized like the linears; a GGUF Q4_0/Q8_0 table loads exactly). */
   floatEmbeddings?: boolean;
+  /** Extra layers applied at load without touching the base weights (LoRA: `--lora`). */
+  adapter?: ModelAdapter;
   signal?: AbortSignal;
+}
+
+/**
+ * Weights added to a model as it loads, kept apart from the base weights (the graph computes
+ * W x + adapter(x)): `weights` layers the adapter's tensors over the base store, `linearAdapter`
+ * adds its terms to each Linear, `id` (e.g. path, size and mtime) enters the built-model cache key.
+ */
+export interface ModelAdapter {
+  id: string;
+  weights(base: WeightStore): WeightStore;
+  linearAdapter: LinearAdapter;
 }
 
 export class CausalLM<C = unknown> {
@@ -207,6 +221,14 @@ async function openGgufModel(file: string): Promise<Opened> {
   return { config, generationConfig, checkpoint: g, store, tokenizerPath: file };
 }
 
+/** A single file: a GGUF by its first bytes; a bare weights file or anything else is refused clearly. */
+async function openModelFile(file: string): Promise<Opened> {
+  const { format, head } = await sniffCheckpointFile(file);
+  if (format === 'gguf') return openGgufModel(file);
+  if (format) throw new SlmError('INVALID_ARGUMENT', `${file} is a ${format} weights file without its config: give the Hugging Face folder that holds it (config.json + tokenizer files) or a .gguf file`);
+  throw notAModelFileError(file, head);
+}
+
 async function openFolderModel(dir: string): Promise<Opened> {
   const folder = await openModelFolder(dir);
   if (folder.weights.format === 'gguf' && Object.keys(folder.config).length === 0) return openGgufModel(folder.weights.path);
@@ -218,8 +240,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   throwIfAborted(opts.signal);
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
-  const opened = st.isDirectory() ? await openFolderModel(path) : path.endsWith('.gguf') ? await openGgufModel(path) : undefined;
-  if (!opened) throw new SlmError('INVALID_ARGUMENT', `${path}: expected a model folder or a .gguf file`);
+  const opened = st.isDirectory() ? await openFolderModel(path) : await openModelFile(path);
   const configFile = st.isDirectory() ? `${path}/config.json` : path;
   const arch = causalLMArch(opened.config.model_type, configFile) as CausalLMArch<unknown>;
   const config = arch.parseConfig(opened.config, configFile);
@@ -248,7 +269,8 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   assertFits(memory, `${basename(path)} at ${dtype}${sequences > 1 ? ` with ${sequences} sequences of ${context} tokens` : ''}`);
 
   const tokenizer = await loadTokenizer(opened.tokenizerPath);
-  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings, fuseLinears: opts.fuseLinears ?? true };
+  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings, fuseLinears: opts.fuseLinears ?? true, linearAdapter: opts.adapter?.linearAdapter };
+  if (opts.adapter) opened.store = opts.adapter.weights(opened.store);
   let runners: DecoderRunners;
   let buildHidden: () => Promise<GraphRunner>;
   const hiddenOpts = { cache: false, lastLogitsOnly: true, hiddenOutput: true };
@@ -257,7 +279,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
     buildHidden = async () => interpreterRunner(decoderGraph(arch, config, opened.store, vbOpts, hiddenOpts));
   } else {
     const accuracyLevel = opts.accuracyLevel ?? 4;
-    const version = await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel);
+    const version = (await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel)) + (opts.adapter ? `|adapter=${opts.adapter.id}` : '');
     // (The embedding's form is part of the lowered graph, hence of the cache key, already.)
     const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'append-gqa' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
       const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, o), {
@@ -287,8 +309,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
 export async function openModelWeights(path: string): Promise<{ arch: CausalLMArch<unknown>; config: unknown; store: WeightStore; tokenizerPath: string; generationConfig: Record<string, unknown>; close: () => Promise<void> }> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
-  const opened = st.isDirectory() ? await openFolderModel(path) : path.endsWith('.gguf') ? await openGgufModel(path) : undefined;
-  if (!opened) throw new SlmError('INVALID_ARGUMENT', `${path}: expected a model folder or a .gguf file`);
+  const opened = st.isDirectory() ? await openFolderModel(path) : await openModelFile(path);
   const configFile = st.isDirectory() ? `${path}/config.json` : path;
   const arch = causalLMArch(opened.config.model_type, configFile) as CausalLMArch<unknown>;
   return { arch, config: arch.parseConfig(opened.config, configFile), store: opened.store, tokenizerPath: opened.tokenizerPath, generationConfig: opened.generationConfig, close: () => opened.checkpoint.close() };

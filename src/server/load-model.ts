@@ -3,7 +3,7 @@
 // EOS ids), chat prompts through the model's template, and mean-pooled embeddings.
 import { basename } from 'node:path';
 import { codecFromTokenizer, type TextCodec } from '../generate/text-codec.ts';
-import { loadCausalLM, type CausalLM, type ModelDType } from '../models/load.ts';
+import { loadCausalLM, type CausalLM, type ModelAdapter, type ModelDType } from '../models/load.ts';
 import type { ChatMessage, Tokenizer } from '../tokenizer/types.ts';
 import type { ServedModel } from './served-model.ts';
 import { detectToolFormat } from './tools.ts';
@@ -24,6 +24,8 @@ export interface LoadServedModelOptions {
   threads?: number;
   cacheDir?: string | false;
   backend?: 'ort' | 'interpreter';
+  /** Applied at load without merging (LoRA: `--lora`). */
+  adapter?: ModelAdapter;
   signal?: AbortSignal;
   /** Reserved: the loader builds lazily and does not report progress yet. */
   onProgress?: (p: { file: string; loaded: number; total: number }) => void;
@@ -85,6 +87,7 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     threads: opts.threads,
     cacheDir: opts.cacheDir,
     backend: opts.backend,
+    adapter: opts.adapter,
     signal: opts.signal,
   });
   const tok = lm.tokenizer;

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SlmError } from '../errors.ts';
+import { describeConfigIssues, type KeysAt } from './config-errors.ts';
 
 const posInt = () => z.number().int().positive();
 
@@ -117,16 +118,22 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 /** Validates a raw config; errors name the key (`lora.r: ...`). */
 export function parseTrainConfig(raw: unknown, source = 'train config'): TrainConfig {
   const r = TrainConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const msgs = r.error.issues.map((i) => {
-      const keys = i.code === 'unrecognized_keys' ? (i as { keys: string[] }).keys.map((k) => [...i.path, k].join('.')) : [];
-      const at = i.path.join('.');
-      return keys.length ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}` : `${at || '(root)'}: ${i.message}`;
-    });
-    throw new SlmError('INVALID_ARGUMENT', `${source}: ${msgs.join('; ')}`);
-  }
+  if (!r.success) throw new SlmError('INVALID_ARGUMENT', `${source}: ${describeConfigIssues(r.error.issues as never, raw, keysAt).join('; ')}`);
   return r.data;
 }
+
+/** The schema's keys at a config path (root, lora, ul2r, ul2r.mixture, ...), for error messages. */
+const keysAt: KeysAt = (path) => {
+  const nested: Record<string, Record<string, z.ZodType>> = {
+    '': baseShape(),
+    lora: LoraConfigSchema.shape,
+    ul2r: Ul2rConfigSchema.shape,
+    'ul2r.mixture': Ul2rConfigSchema.shape.mixture.unwrap().shape,
+    spanCorruption: SpanCorruptionConfigSchema.shape,
+    mlm: MlmConfigSchema.shape,
+  };
+  return nested[path.join('.')];
+};
 
 /** Resolved schedule numbers (defaults that depend on other keys). */
 export function resolvedSchedule(c: TrainConfig) {
@@ -159,7 +166,7 @@ export function trainConfigMarkdown(): string {
     '',
     '`slm train --config run.json` reads one JSON object with the keys below; command-line flags',
     '(`--data`, `--out`, `--steps`, `--lr`, `--batch-size`, `--seq-len`, `--grad-accum`, `--resume`,',
-    '`--threads`, `--model`, `--init`, `--tokenizer`, `--seed`, `--dtype`, `--eval-every`,',
+    '`--threads`, `--model`, `--init`, `--tokenizer`, `--seed`, `--dtype`, `--eval-every`, `--warmup-steps`, `--decay-steps`,',
     '`--checkpoint-every`, `--lora-r`, `--lora-alpha`, `--lora-dropout`, `--lora-targets`, `--objective`,',
     '`--s-denoiser`, `--noise-density`, `--mean-span-length`, `--mask-probability`) override them.',
     'Unknown keys are errors. Example:',

@@ -24,6 +24,7 @@ import { Trainer, type CheckpointLayout, type TrainResult } from './trainer.ts';
 import { latestCheckpoint, listCheckpoints } from './checkpoint.ts';
 import { readMetrics, type StepMetrics } from './metrics.ts';
 import { lossCurveSvg } from './svg.ts';
+import { singleDocumentWarning } from './held-out-notice.ts';
 import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
 import { checkObjectiveArch, objectiveData, objectiveTokens, streamBos } from './objectives/index.ts';
 import { resizedVocabStore } from './resize-vocab.ts';
@@ -129,7 +130,10 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       signal: io.signal,
     });
     log(`data: ${data.files.length} file(s), ${numDocuments(data.corpus)} documents, ${data.corpus.tokens.length} tokens${data.cacheHit ? ' (cached)' : ''}`);
-    const split = splitDocuments(numDocuments(data.corpus), cfg.heldOut, cfg.seed);
+    // One document cannot be split into train and held-out: say so (and why) instead of failing or evaluating nothing.
+    const oneDocument = numDocuments(data.corpus) < 2 && cfg.evalEvery > 0 && cfg.heldOut > 0;
+    if (oneDocument) log(singleDocumentWarning(data.files, numDocuments(data.corpus), cfg.documentSeparator));
+    const split = splitDocuments(numDocuments(data.corpus), oneDocument ? 0 : cfg.heldOut, cfg.seed);
     const pack = { seqLen: cfg.seqLen, eosId, bosId: streamBos(cfg, tokens), seed: cfg.seed };
     const trainRows = new PackedRows(data.corpus, { ...pack, documents: split.train });
     let heldOut: PackedRows | undefined;

@@ -1,5 +1,5 @@
 // A small hand-written SVG line chart for loss curves: axes with "nice" ticks, a train curve
-// and an eval curve (with point markers), and a legend. No dependencies.
+// and an eval curve (with point markers), and a legend of the curves drawn. No dependencies.
 
 export interface Series {
   name: string;
@@ -65,17 +65,18 @@ export function lineChartSvg(series: Series[], o: ChartOptions = {}): string {
   out.push(`<line x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top + ph}" stroke="black"/>`);
   if (o.xLabel) out.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   if (o.yLabel) out.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
-  series.forEach((s, i) => {
+  // Only drawn curves get a legend entry (a LoRA run without evaluation has no eval curve).
+  let legendRow = 0;
+  for (const s of series) {
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    if (p.length) {
-      const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)} ${sy(y).toFixed(1)}`).join(' ');
-      out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
-      if (s.markers) for (const [x, y] of p) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}"/>`);
-    }
-    const ly = m.top + 8 + i * 16;
+    if (!p.length) continue;
+    const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)} ${sy(y).toFixed(1)}`).join(' ');
+    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+    if (s.markers) for (const [x, y] of p) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}"/>`);
+    const ly = m.top + 8 + legendRow++ * 16;
     out.push(`<line x1="${m.left + pw - 110}" y1="${ly}" x2="${m.left + pw - 90}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
     out.push(`<text x="${m.left + pw - 84}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`);
-  });
+  }
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

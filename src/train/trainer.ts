@@ -23,6 +23,7 @@ import { TrainBuffers, type FloatArray, type TrainDType } from './buffers.ts';
 import { causalLMObjective, type BatchFeeds, type BatchSource, type EvalRows, type TrainObjective } from './objective.ts';
 import { cleanStaleCheckpointTemps, readCheckpoint, writeCheckpoint, type NamedArray, type TrainerState } from './checkpoint.ts';
 import { MetricsLog, type StepMetrics } from './metrics.ts';
+import { resumeMismatchError } from './resume-mismatch.ts';
 import { ProgressBar } from './progress.ts';
 
 export interface CheckpointLayout {
@@ -179,11 +180,7 @@ export class Trainer<C> {
       const ck = await readCheckpoint(o.resumeFrom, o.layout.weightsFile, toGraph);
       const s = ck.state;
       if (s.dtype !== o.dtype) throw new SlmError('INVALID_ARGUMENT', `${ck.dir} was trained in ${s.dtype}; this run is ${o.dtype}`);
-      if (s.configHash !== o.runConfig.hash) {
-        const keys = new Set([...Object.keys(s.config ?? {}), ...Object.keys(o.runConfig.config)]);
-        const diff = [...keys].filter((k) => JSON.stringify(s.config?.[k]) !== JSON.stringify(o.runConfig.config[k]));
-        throw new SlmError('INVALID_ARGUMENT', `cannot resume from ${ck.dir}: the run's settings changed (${diff.map((k) => `${k}: ${JSON.stringify(s.config?.[k])} -> ${JSON.stringify(o.runConfig.config[k])}`).join(', ') || 'config hash differs'})`);
-      }
+      if (s.configHash !== o.runConfig.hash) throw resumeMismatchError(ck.dir, s.config, o.runConfig.config);
       for (const w of this.buffers.weights) {
         const p = ck.weights.get(w.name);
         if (!p) throw new SlmError('FORMAT_ERROR', `${ck.dir}: no weight '${w.name}'`);

@@ -1,6 +1,7 @@
 // `slm chat` driven through stdin: piped (non-TTY) multi-turn conversations must equal the
 // generation loop run in process on the template-rendered history, later turns must feed only
-// their new tokens, and on a (simulated) terminal Ctrl-C stops a reply but not the program.
+// their new tokens, and on a (simulated) terminal Ctrl-C stops a reply but not the program (at
+// the prompt it asks nothing and quits nothing; Ctrl-D quits). /commands, --load/--save.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,7 +62,7 @@ test('piped stdin: multi-turn replies equal in-process generation; later turns f
   assert.ok(want[0]!.length > 0, 'the tiny model should say something');
   const r = await runCli(['chat', templated.folder, '--system', 'Be kind.', '--verbose', ...GREEDY], turns.join('\n') + '\n');
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.out, want.map((t) => `${t}\n`).join(''));
+  assert.equal(r.out, want.map((t) => `${t.trimStart()}\n`).join(''));
   assert.match(r.err, /conversation cleared/);
   const fed = [...r.err.matchAll(/\[fed (\d+) of (\d+) prompt tokens/g)].map((x) => [Number(x[1]), Number(x[2])] as const);
   assert.equal(fed.length, 3, r.err);
@@ -78,11 +79,11 @@ test('a model without a chat template uses the fallback format and stops at the 
   await m.dispose();
   const r = await runCli(['chat', plain.folder, ...GREEDY], 'hi\nmore\n');
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.out, want.map((t) => `${t}\n`).join(''));
+  assert.equal(r.out, want.map((t) => `${t.trimStart()}\n`).join(''));
   for (const t of want) assert.ok(!t.includes('\nUser:'));
 });
 
-test('terminal: Ctrl-C stops a reply and the chat goes on; Ctrl-C at the prompt exits', async () => {
+test('terminal: Ctrl-C stops a reply and the chat goes on; Ctrl-C at an empty prompt does not quit, Ctrl-D does', async () => {
   const stdin = Object.assign(new PassThrough(), { isTTY: true });
   let stage = 0;
   // readline redraws the prompt as "\x1b[1G\x1b[0J> \x1b[3G" on a terminal.
@@ -99,15 +100,53 @@ test('terminal: Ctrl-C stops a reply and the chat goes on; Ctrl-C at the prompt 
         stage = 2;
         setImmediate(() => stdin.write('/reset\r'));
       } else if (stage === 2 && /\/reset\r?\n/.test(all) && atPrompt(all)) {
+        // Ctrl-C at the empty prompt: the chat must stay (a new prompt is drawn).
         stage = 3;
         setImmediate(() => stdin.write('\x03'));
+      } else if (stage === 3 && /\/reset\r?\n[^]*\n(\x1b\[\d*[GJ])*> (\x1b\[\d+G)?$/.test(all)) {
+        stage = 4;
+        setImmediate(() => stdin.write('\x04'));
       }
     },
   });
   setImmediate(() => stdin.write('Tell me a story\r'));
   const done = await r;
   assert.equal(done.code, 0, done.err);
-  assert.equal(stage, 3, `stopped at stage ${stage}: ${JSON.stringify(done.out)}`);
+  assert.equal(stage, 4, `stopped at stage ${stage}: ${JSON.stringify(done.out)}`);
+  assert.match(done.err, /Ctrl-D or \/bye quits\)/);
   assert.match(done.err, /reply stopped/);
   assert.match(done.err, /conversation cleared/);
+});
+
+test('unknown /commands are reported and not sent to the model; /bye quits; replies have no leading space', async () => {
+  const m = await loadServedModel(plain.folder, { cacheDir, threads: 1 });
+  const want = await expectedReplies(m, ['hi']);
+  await m.dispose();
+  const r = await runCli(['chat', plain.folder, ...GREEDY], 'hi\n/frobnicate now\n/bye\nnever sent\n');
+  assert.equal(r.code, 0, r.err);
+  // One reply only: /frobnicate produced none, and the line after /bye was never read.
+  assert.equal(r.out, `${want[0]!.trimStart()}\n`);
+  assert.ok(!/^\s/.test(r.out), `leading whitespace: ${JSON.stringify(r.out)}`);
+  assert.match(r.err, /unknown command \/frobnicate/);
+});
+
+test('--system, --save and --load: a saved conversation continues as if it had never stopped', async () => {
+  const file = join(plain.dir, 'conv.json');
+  const m = await loadServedModel(plain.folder, { cacheDir, threads: 1 });
+  const want = await expectedReplies(m, ['hi', 'more', 'again'], 'Be brief.');
+  await m.dispose();
+  const first = await runCli(['chat', plain.folder, '--system', 'Be brief.', '--save', file, ...GREEDY], 'hi\nmore\n');
+  assert.equal(first.code, 0, first.err);
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { messages: ChatMessage[] };
+  assert.deepEqual(saved.messages.map((x) => x.role), ['system', 'user', 'assistant', 'user', 'assistant']);
+  assert.equal(saved.messages[0]!.content, 'Be brief.');
+  assert.equal(saved.messages[2]!.content, want[0]!.trim());
+  const second = await runCli(['chat', plain.folder, '--load', file, ...GREEDY], 'again\n');
+  assert.equal(second.code, 0, second.err);
+  assert.equal(second.out, `${want[2]!.trimStart()}\n`);
+  // A file that is not a conversation: a clear error naming the field.
+  writeFileSync(file, JSON.stringify({ messages: [{ role: 'wizard', content: 'x' }] }));
+  const bad = await runCli(['chat', plain.folder, '--load', file], '');
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /messages\[0\]\.role.*system, user, assistant/);
 });

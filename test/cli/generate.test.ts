@@ -2,11 +2,14 @@
 // process; prompt forms, the default model, --stop and Ctrl-C.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateText } from '../../src/generate/generate.ts';
 import { codecFromTokenizer } from '../../src/generate/text-codec.ts';
+import { encodePrompt } from '../../src/generate/encode-prompt.ts';
+import { loadTokenizer } from '../../src/tokenizer/index.ts';
+import { SlmError } from '../../src/errors.ts';
 import { loadCausalLM } from '../../src/models/load.ts';
 import { writeTinyModel, type TinyModelFiles } from '../models/fixture-model.ts';
 import { runCli } from './helpers.ts';
@@ -22,7 +25,8 @@ interface JsonOut {
   tokens: number[];
   logprobs: number[];
   finish_reason: string;
-  stats: { generatedTokens: number };
+  prompt_tokens: number;
+  stats: { generated_tokens: number };
 }
 
 before(async () => {
@@ -47,7 +51,7 @@ test('--json: text, tokens and logprobs equal the in-process greedy generation',
   assert.equal(j.finish_reason, want.finishReason);
   assert.equal(j.logprobs.length, j.tokens.length);
   for (const lp of j.logprobs) assert.ok(lp <= 0 && Number.isFinite(lp));
-  assert.equal(j.stats.generatedTokens, j.tokens.length);
+  assert.equal(j.stats.generated_tokens, j.tokens.length);
 });
 
 test('streams the same text to stdout (logs on stderr); the prompt may be positional', async () => {
@@ -77,6 +81,8 @@ test('without a model path the default model is used; a missing default fails cl
     const defaulted = await runCli(['generate', PROMPT, ...GREEDY]);
     assert.equal(defaulted.code, 0, defaulted.err);
     assert.equal(defaulted.out, named.out);
+    assert.match(defaulted.err, /note: no model named, using the default model \(.*\); the prompt is "Once upon a time"/);
+    assert.doesNotMatch(named.err, /note:/);
 
     process.env.SLMKIT_DEFAULT_MODEL = join(files.dir, 'no-such-model');
     const missing = await runCli(['generate', PROMPT, ...GREEDY]);
@@ -85,7 +91,7 @@ test('without a model path the default model is used; a missing default fails cl
     // With -p, a positional is the model: a missing one is named as such.
     const bad = await runCli(['generate', join(files.dir, 'nope'), '-p', PROMPT]);
     assert.equal(bad.code, 1);
-    assert.match(bad.err, /no such model file or folder: .*nope/);
+    assert.match(bad.err, /'.*nope' is neither a model file or folder \(no such path\) nor a model in the local cache/);
   } finally {
     if (prev === undefined) delete process.env.SLMKIT_DEFAULT_MODEL;
     else process.env.SLMKIT_DEFAULT_MODEL = prev;
@@ -116,4 +122,87 @@ test('Ctrl-C stops generation cleanly: partial text printed, exit 130', async ()
   const printed = r.out.replace(/\n$/, '');
   assert.ok(j.text.startsWith(printed));
   assert.ok(printed.length < j.text.length / 2, `printed ${printed.length} of ${j.text.length} chars`);
+});
+
+test('negative numbers as values: --temperature -1 gives the same range error as --temperature=-1', async () => {
+  const spaced = await runCli(['generate', files.folder, '-p', PROMPT, '--temperature', '-1']);
+  const joined = await runCli(['generate', files.folder, '-p', PROMPT, '--temperature=-1']);
+  assert.equal(spaced.code, 1, spaced.err);
+  assert.match(spaced.err, /--temperature must be a number ≥ 0, got '-1'/);
+  assert.equal(spaced.err, joined.err);
+  const short = await runCli(['generate', files.folder, '-p', PROMPT, '-t', '-0.5']);
+  assert.match(short.err, /--temperature must be a number ≥ 0, got '-0.5'/);
+  const seed = await runCli(['generate', files.folder, '-p', PROMPT, '--seed', '-3', ...GREEDY.slice(0, 4), '--json']);
+  assert.equal(seed.code, 0, seed.err); // a negative seed is a valid integer
+});
+
+test('--max-tokens beyond the context is capped with a notice on stderr', async () => {
+  // The tiny model's context is 256 positions.
+  const r = await runCli(['generate', files.folder, '-p', PROMPT, '--temperature', '0', '--max-tokens', '100000', '--threads', '1', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as JsonOut;
+  assert.match(r.err, new RegExp(`--max-tokens 100000 is more than the context leaves after the prompt; generating at most ${256 - j.prompt_tokens}`));
+  assert.ok(j.tokens.length <= 256 - j.prompt_tokens);
+  const quiet = await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY]);
+  assert.doesNotMatch(quiet.err, /note:/);
+});
+
+test('--json is snake_case throughout and --help lists every field', async () => {
+  const r = await runCli(['generate', files.folder, '-p', PROMPT, ...GREEDY, '--json']);
+  const keys: string[] = [];
+  const walk = (o: unknown) => {
+    if (o && typeof o === 'object' && !Array.isArray(o)) for (const [k, v] of Object.entries(o)) (keys.push(k), walk(v));
+  };
+  walk(JSON.parse(r.out));
+  assert.ok(keys.includes('time_to_first_token_ms'), keys.join(','));
+  const help = (await runCli(['generate', '--help'])).out;
+  for (const k of keys) {
+    assert.match(k, /^[a-z0-9]+(_[a-z0-9]+)*$/, `not snake_case: ${k}`);
+    assert.ok(new RegExp(`\\b${k}\\b`).test(help), `--help does not list ${k}`);
+  }
+});
+
+test('a model-looking positional that is no path and no cached model is an error naming both', async () => {
+  for (const arg of ['./missing-model', 'missing.gguf', 'someorg/some-model']) {
+    const r = await runCli(['generate', arg, 'hello', ...GREEDY]);
+    assert.equal(r.code, 1, `${arg}: ${r.out}`);
+    assert.match(r.err, /is neither a model file or folder \(no such path\) nor a model in the local cache \(org\/name\)/);
+    assert.equal(r.out, '');
+  }
+});
+
+test('an adapter folder given as the model says to use --lora or slm merge', async () => {
+  const dir = join(files.dir, 'adapter-as-model');
+  cpSync(files.folder, dir, { recursive: true });
+  rmSync(join(dir, 'config.json'));
+  writeFileSync(join(dir, 'adapter_config.json'), '{}');
+  const r = await runCli(['generate', dir, '-p', PROMPT]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /is a LoRA adapter, not a model: give its base model and --lora .*, or .*slm merge/);
+});
+
+test("-p '' samples from BOS when the tokenizer adds it, and says why not when it does not", async () => {
+  const withBos = join(files.dir, 'with-bos');
+  cpSync(files.folder, withBos, { recursive: true });
+  const cfgFile = join(withBos, 'tokenizer_config.json');
+  writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), add_bos_token: true }));
+  const lm = await loadCausalLM(withBos, { threads: 1, cacheDir });
+  const codec = codecFromTokenizer(lm.tokenizer, lm.eosIds);
+  const bos = encodePrompt(codec, '');
+  assert.deepEqual(bos, [lm.tokenizer.bosId]);
+  const want = await generateText(lm.createSession(), codec, bos, { temperature: 0, maxTokens: 10 });
+  await lm.dispose();
+  const r = await runCli(['generate', withBos, '-p', '', ...GREEDY, '--json']);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as JsonOut;
+  assert.equal(j.prompt_tokens, 1);
+  assert.deepEqual(j.tokens, want.tokens);
+
+  // The fixture's own tokenizer adds no BOS: nothing to start from.
+  const none = await runCli(['generate', files.folder, '-p', '', ...GREEDY]);
+  assert.equal(none.code, 1);
+  assert.match(none.err, /the prompt is empty and this model's tokenizer adds no BOS token/);
+  // The library says the same (typed error) through encodePrompt.
+  const plainTok = await loadTokenizer(files.folder);
+  assert.throws(() => encodePrompt(codecFromTokenizer(plainTok), ''), (e: Error) => e instanceof SlmError && /adds no BOS token/.test(e.message));
 });

@@ -11,6 +11,8 @@ export interface CliRun {
 export interface CliIo {
   /** Called with everything written to stdout so far, after each write. */
   onStdout?: (all: string) => void;
+  /** Called with everything written to stderr so far, after each write. */
+  onStderr?: (all: string) => void;
   signal?: AbortSignal;
   /** Pre-built stdin (for interactive tests); default: `input` as a piped stream. */
   stdin?: NodeJS.ReadableStream;
@@ -38,7 +40,10 @@ export async function runCli(args: string[], input = '', o: CliIo = {}): Promise
       out += s;
       o.onStdout?.(out);
     }),
-    stderr: sink((s) => (err += s)),
+    stderr: sink((s) => {
+      err += s;
+      o.onStderr?.(err);
+    }),
     signal: o.signal ?? new AbortController().signal,
   });
   return { code, out, err };

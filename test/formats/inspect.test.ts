@@ -19,9 +19,9 @@ test('slm inspect --json on a model folder reports format, model type, tensors a
     assert.equal(code, 0);
     const r = JSON.parse(out);
     assert.equal(r.format, 'safetensors');
-    assert.equal(r.modelType, 'llama');
-    assert.equal(r.tensorCount, 2);
-    assert.equal(r.parameterCount, 44);
+    assert.equal(r.model_type, 'llama');
+    assert.equal(r.tensor_count, 2);
+    assert.equal(r.parameter_count, 44);
     assert.deepEqual(r.metadata, { format: 'pt' });
     const byName = Object.fromEntries(r.tensors.map((t: { name: string }) => [t.name, t]));
     assert.deepEqual(byName['model.embed_tokens.weight'], { name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [10, 4] });
@@ -47,8 +47,8 @@ test('slm inspect on a GGUF file takes the model type from its header and summar
     assert.equal(code, 0);
     const r = JSON.parse(out);
     assert.equal(r.format, 'gguf');
-    assert.equal(r.modelType, 'llama');
-    assert.equal(r.parameterCount, 256);
+    assert.equal(r.model_type, 'llama');
+    assert.equal(r.parameter_count, 256);
     assert.deepEqual(r.tensors, [{ name: 'blk.0.attn_q.weight', dtype: 'Q4_0', shape: [4, 64] }]);
     assert.deepEqual(r.metadata['tokenizer.ggml.tokens'], { array: 'STRING', length: 100 });
     assert.equal(r.metadata.big, '18446744073709551615');
@@ -64,7 +64,7 @@ test('slm inspect reports bad files and missing paths as errors, not crashes', a
     assert.match(r.err, /bad\.safetensors/);
     const missing = await run(['inspect', join(dir, 'nope')]);
     assert.equal(missing.code, 1);
-    assert.match(missing.err, /no such file/);
+    assert.match(missing.err, /no such path/);
     assert.equal((await run(['inspect'])).code, 2);
   });
 });

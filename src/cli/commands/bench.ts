@@ -4,6 +4,7 @@
 // Peak RSS is the process's high-water mark (VmHWM), so run one model per process.
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
+import { resolveModelArgument } from '../resolve-model.ts';
 import { loadCausalLM, type ModelDType } from '../../models/load.ts';
 import { SlmError, throwIfAborted } from '../../errors.ts';
 import type { DecoderSession } from '../../generate/types.ts';
@@ -88,7 +89,7 @@ function positiveInt(v: unknown, name: string, fallback: number): number {
 const command: Command = {
   name: 'bench',
   summary: 'measure prefill and decode speed, time to first token, load time and peak memory',
-  usage: '<model> [--prompt-tokens N] [--gen-tokens N] [--threads T] [--dtype f32|f16|q8|q4] [--json]',
+  usage: '[model] [--prompt-tokens N] [--gen-tokens N] [--threads T] [--dtype f32|f16|q8|q4] [--json]',
   options: {
     'prompt-tokens': { type: 'string', valueName: 'N', description: 'prompt length (default 256)' },
     'gen-tokens': { type: 'string', valueName: 'N', description: 'tokens to decode (default 128)' },
@@ -98,13 +99,12 @@ const command: Command = {
     json: { type: 'boolean', description: 'print {prefill_tok_s, decode_tok_s, ttft_ms (warm: 2nd request), cold_prefill_tok_s, cold_decode_tok_s, cold_ttft_ms (1st request), load_s, peak_rss_mb}' },
   },
   async run({ values, positionals }, io) {
-    if (positionals.length !== 1) {
-      io.stderr.write('slm bench: expected exactly one <model> (folder or .gguf)\n');
-      return 2;
-    }
+    // No model: the default model, as every command that takes one (resolve-model.ts).
+    const { model, rest } = await resolveModelArgument(positionals, { textAllowed: false });
+    if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm bench takes at most one positional: the model');
     const dtype = values.dtype as string | undefined;
     if (dtype !== undefined && !['f32', 'f16', 'q8', 'q4'].includes(dtype)) throw new SlmError('INVALID_ARGUMENT', `--dtype must be f32, f16, q8 or q4 (got ${dtype})`);
-    const r = await benchDecoder(positionals[0]!, {
+    const r = await benchDecoder(model, {
       promptTokens: positiveInt(values['prompt-tokens'], 'prompt-tokens', 256),
       genTokens: positiveInt(values['gen-tokens'], 'gen-tokens', 128),
       threads: values.threads === undefined ? undefined : positiveInt(values.threads, 'threads', 1),

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../command.ts';
+import { resolveModelArgument } from '../resolve-model.ts';
 import { openModelWeights } from '../../models/load.ts';
 import { ggufTokenizerMetadata, readTokenizerFiles, saveGguf, saveHfFolder, type GgufWeightType } from '../../models/save.ts';
 import { ggufTokenizerSource } from '../../tokenizer/gguf-vocab.ts';
@@ -27,7 +28,8 @@ const command: Command = {
       io.stderr.write('slm convert: expected <in> <out>\n');
       return 2;
     }
-    const [src, dst] = positionals as [string, string];
+    const [given, dst] = positionals as [string, string];
+    const src = (await resolveModelArgument([given], { textAllowed: false })).model;
     const dtype = (values.dtype as string | undefined) ?? 'f32';
     const type = GGUF_TYPE[dtype];
     if (!type) throw new SlmError('INVALID_ARGUMENT', `--dtype must be one of f32, f16, q8, q4 (got ${dtype})`);

@@ -1,41 +1,49 @@
 // `slm generate [model] -p TEXT`: continues a prompt, streaming the text to stdout (logs and
-// speed to stderr), or with --json one object {text, tokens, logprobs, finish_reason, stats}.
-// Without a model path the default model shipped with slmkit is used. Ctrl-C stops generation
-// and keeps what was generated.
+// speed to stderr), or with --json one object (fields: ../generate-json.ts). Without a model
+// the default model shipped with slmkit is used (resolve-model.ts: the rule every command
+// follows). `-p ''` samples from BOS alone. Ctrl-C stops generation and keeps what was generated.
 import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
 import { generate } from '../../generate/generate.ts';
+import { encodePrompt } from '../../generate/encode-prompt.ts';
 import { codecFromTokenizer } from '../../generate/text-codec.ts';
 import { loadCausalLM } from '../../models/load.ts';
-import { loadFromFlags, modelAndRest, SAMPLING_OPTIONS, samplingFromFlags } from '../generation-options.ts';
+import { capMaxTokens, loadFromFlags, SAMPLING_OPTIONS, samplingFromFlags } from '../generation-options.ts';
+import { GENERATE_JSON_FIELDS, generateJson } from '../generate-json.ts';
+import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
+import { resolveModelArgument } from '../resolve-model.ts';
 
 const generateCommand: Command = {
   name: 'generate',
   summary: 'continue a prompt with a model (streams the text)',
-  usage: '[model] (-p TEXT | TEXT) [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop S] [--json]',
+  usage: '[model] (-p TEXT | TEXT) [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop S] [--lora DIR] [--json]',
   options: {
-    prompt: { type: 'string', short: 'p', description: 'the prompt (or give it as the last positional)', valueName: 'text' },
+    prompt: { type: 'string', short: 'p', description: "the prompt (or give it as the last positional); -p '' samples from BOS when the tokenizer adds one", valueName: 'text' },
     ...SAMPLING_OPTIONS,
-    json: { type: 'boolean', description: 'print one JSON object {text, tokens, logprobs, finish_reason, stats}' },
+    ...LORA_OPTION,
+    json: { type: 'boolean', description: `print one JSON object: ${GENERATE_JSON_FIELDS}` },
   },
   async run({ values, positionals }, io) {
     const flagPrompt = values.prompt as string | undefined;
     // With -p every positional must be the model; without it the text may stand alone.
-    const { model, rest } = modelAndRest(positionals, flagPrompt === undefined);
+    const { model, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: flagPrompt === undefined });
+    // Said on stderr, so a mistyped model name that became prompt text does not go unnoticed.
+    if (isDefault) io.stderr.write(`note: no model named, using the default model (${model})${rest.length ? `; the prompt is ${JSON.stringify(rest.join(' '))}` : ''}\n`);
     if (flagPrompt !== undefined && rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'give the prompt either with -p or as a positional, not both');
+    if (flagPrompt === undefined && rest.length === 0) throw new SlmError('INVALID_ARGUMENT', "no prompt: slm generate [model] -p TEXT (-p '' samples from BOS)");
     const prompt = flagPrompt ?? rest.join(' ');
-    if (prompt === '') throw new SlmError('INVALID_ARGUMENT', 'no prompt: slm generate [model] -p TEXT');
     const sampling = samplingFromFlags(values);
     const json = !!values.json;
 
-    const lm = await loadCausalLM(model, { ...loadFromFlags(values), signal: io.signal });
+    const lm = await loadCausalLM(model, { ...loadFromFlags(values), adapter: await adapterFromFlags(values), signal: io.signal });
     try {
       const codec = codecFromTokenizer(lm.tokenizer, lm.eosIds);
-      const ids = codec.encode(prompt, { addSpecialTokens: true });
+      const ids = encodePrompt(codec, prompt);
       if (ids.length >= lm.context) throw new SlmError('INVALID_ARGUMENT', `the prompt has ${ids.length} tokens but the context holds ${lm.context}`);
+      const maxTokens = capMaxTokens(values, sampling.maxTokens!, lm.context - ids.length, io.stderr);
       const session = lm.createSession();
       const logprobs: number[] = [];
-      const gen = generate(session, codec, ids, { ...sampling, maxTokens: Math.min(sampling.maxTokens!, lm.context - ids.length), signal: io.signal });
+      const gen = generate(session, codec, ids, { ...sampling, maxTokens, signal: io.signal });
       for await (const step of gen) {
         logprobs.push(step.logprob);
         if (!json && step.textDelta) io.stdout.write(step.textDelta);
@@ -44,9 +52,7 @@ const generateCommand: Command = {
       await session.dispose();
       const finish = r.finishReason;
       if (json) {
-        io.stdout.write(
-          `${JSON.stringify({ text: r.text, tokens: r.tokens, logprobs, finish_reason: finish, prompt_tokens: ids.length, stats: r.stats })}\n`,
-        );
+        io.stdout.write(`${JSON.stringify(generateJson({ ...r, logprobs, promptTokens: ids.length }))}\n`);
       } else {
         io.stdout.write(`${r.textTail}\n`);
         const s = r.stats;

@@ -5,6 +5,8 @@ import { SlmError } from '../../errors.ts';
 import { formatLogLine, type LogFormat } from '../../server/access-log.ts';
 import { createServer } from '../../server/app.ts';
 import { loadServedModel } from '../../server/load-model.ts';
+import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
+import { resolveModelArgument } from '../resolve-model.ts';
 
 function intOption(name: string, v: unknown, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -51,7 +53,7 @@ const SHUTDOWN_GRACE_MS = 3000;
 const serve: Command = {
   name: 'serve',
   summary: 'serve a model over an OpenAI-compatible HTTP API',
-  usage: '<model> [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json]',
+  usage: '[model] [--lora DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json]',
   options: {
     host: { type: 'string', description: 'address to bind (env SLM_HOST); default 127.0.0.1', valueName: 'addr' },
     port: { type: 'string', description: 'port (env SLM_PORT); default 8080', valueName: 'n' },
@@ -60,13 +62,14 @@ const serve: Command = {
     'max-queue': { type: 'string', description: 'requests waiting before 429; default 64', valueName: 'n' },
     ctx: { type: 'string', description: 'context length (default: the model’s, capped at 4096)', valueName: 'n' },
     'log-format': { type: 'string', description: 'stderr log lines (one access-log line per request) as text or json (env SLM_LOG_FORMAT); default text', valueName: 'fmt' },
+    ...LORA_OPTION,
   },
   async run({ values, positionals }, io) {
-    const path = positionals[0];
-    if (!path || positionals.length > 1) {
-      io.stderr.write('slm serve: expected exactly one <model> path\n');
-      return 2;
-    }
+    // No model: the default model, as generate and chat do (resolve-model.ts).
+    const { model: path, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: false });
+    if (isDefault) io.stderr.write(`slm serve: no model named, serving the default model (${path})\n`);
+    if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm serve takes at most one positional: the model');
+    const adapter = await adapterFromFlags(values);
     const env = process.env;
     const host = (values.host as string | undefined) ?? env.SLM_HOST ?? '127.0.0.1';
     const port = intOption('port', values.port ?? env.SLM_PORT, 8080)!;
@@ -88,7 +91,7 @@ const serve: Command = {
     process.once('SIGTERM', onStop);
     const unwatchParent = stopWithNpmParent(onStop);
     // Listen first so /health can say 503 while the model loads.
-    const model = loadServedModel(path, { ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+    const model = loadServedModel(path, { adapter, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {

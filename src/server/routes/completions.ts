@@ -6,6 +6,7 @@ import { finishReason, LogprobFormatter, promptEntries, usage } from '../format.
 import { completionRequest, parseBody } from '../schemas.ts';
 import { dropIgnoredParams } from '../ignored-params.ts';
 import type { GenerationStep } from '../../generate/types.ts';
+import { EMPTY_PROMPT_WITHOUT_BOS } from '../../generate/encode-prompt.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
 
 export async function completions(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
@@ -22,8 +23,10 @@ export async function completions(sc: ServerContext, body: unknown, clientSignal
   else if (typeof raw[0] === 'number') prompts.push({ text: '', ids: raw as number[] });
   else for (const ids of raw as number[][]) prompts.push({ text: '', ids });
   for (const p of prompts) {
-    if (p.text === '' && typeof raw !== 'object') throw badRequest('The prompt is empty.', 'prompt', 'empty_prompt');
-    if (typeof raw === 'object' && typeof raw[0] === 'string' && p.text === '') throw badRequest('A prompt in the list is empty.', 'prompt', 'empty_prompt');
+    // An empty text is [BOS] (unconditional sampling, as llama.cpp's server does) when the
+    // tokenizer adds BOS; with no tokens at all there is nothing to condition on.
+    if (p.ids.length === 0 && typeof raw === 'string') throw badRequest(`${EMPTY_PROMPT_WITHOUT_BOS}.`, 'prompt', 'empty_prompt');
+    if (p.ids.length === 0) throw badRequest(`A prompt in the list has no tokens (${EMPTY_PROMPT_WITHOUT_BOS}).`, 'prompt', 'empty_prompt');
     for (const id of p.ids) if (id >= sc.model.vocabSize) throw badRequest(`prompt token ${id} is outside the vocabulary (0..${sc.model.vocabSize - 1}).`, 'prompt');
     if (!p.text && p.ids.length) p.text = codec.decode(p.ids, { skipSpecialTokens: true });
   }
