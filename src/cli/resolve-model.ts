@@ -11,19 +11,27 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SlmError } from '../errors.ts';
 import { defaultModelPath } from './generation-options.ts';
+import type { OptionSpec } from './command.ts';
+import { cachedSnapshot, looksLikeRepoId, pull } from '../hub/index.ts';
 
 /** Resolves `org/name[@revision]` to a local model path, or undefined when it is not cached. */
 export type CachedModelLookup = (arg: string) => Promise<string | undefined> | string | undefined;
 
 /**
- * HUB LOOKUP: the local model cache. Nothing is cached yet, so nothing resolves; the hub cache
- * (src/hub) sets this, e.g. `setCachedModelLookup(resolveFromHubCache)` from a CLI module.
+ * The local model cache: the Hugging Face hub cache (HF_HUB_CACHE) that `slm pull` and Python's
+ * huggingface_hub fill. Replaceable for tests.
  */
-let cachedModelLookup: CachedModelLookup = () => undefined;
+const hubCacheLookup: CachedModelLookup = (arg) => (looksLikeRepoId(arg) ? cachedSnapshot(arg)?.path : undefined);
+let cachedModelLookup: CachedModelLookup = hubCacheLookup;
 
-export function setCachedModelLookup(lookup: CachedModelLookup): void {
-  cachedModelLookup = lookup;
+export function setCachedModelLookup(lookup: CachedModelLookup | undefined): void {
+  cachedModelLookup = lookup ?? hubCacheLookup;
 }
+
+/** `--pull`: download an `org/name` model that is not in the cache (commands that take a model). */
+export const PULL_OPTION: Record<string, OptionSpec> = {
+  pull: { type: 'boolean', description: 'download an org/name model from the Hugging Face Hub when it is not in the cache' },
+};
 
 /** `org/name` or `org/name@rev`, as the Hugging Face Hub spells repository ids. */
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
@@ -42,7 +50,7 @@ function notAModel(arg: string, textAllowed: boolean): SlmError {
   return new SlmError(
     'NOT_FOUND',
     `'${arg}' is neither a model file or folder (no such path) nor a model in the local cache (org/name). ` +
-      `Give a Hugging Face folder, a .gguf file or a cached org/name${textAllowed ? '; to pass text, use -p TEXT' : ''}.`,
+      `Give a Hugging Face folder, a .gguf file or a cached org/name (download one with \`slm pull org/name\` or add --pull)${textAllowed ? '; to pass text, use -p TEXT' : ''}.`,
   );
 }
 
@@ -60,7 +68,7 @@ export interface ResolvedModelArgument {
  * positionals (generate without -p), so a first positional that is not a model and does not look
  * like one starts the text.
  */
-export async function resolveModelArgument(positionals: readonly string[], opts: { textAllowed: boolean }): Promise<ResolvedModelArgument> {
+export async function resolveModelArgument(positionals: readonly string[], opts: { textAllowed: boolean; pull?: boolean; signal?: AbortSignal }): Promise<ResolvedModelArgument> {
   const first = positionals[0];
   if (first !== undefined) {
     if (existsSync(first)) {
@@ -74,6 +82,7 @@ export async function resolveModelArgument(positionals: readonly string[], opts:
     }
     const cached = REPO_ID.test(first) ? await cachedModelLookup(first) : undefined;
     if (cached !== undefined) return { model: cached, rest: positionals.slice(1), isDefault: false };
+    if (opts.pull && looksLikeRepoId(first)) return { model: (await pull(first, { signal: opts.signal })).path, rest: positionals.slice(1), isDefault: false };
     if (!opts.textAllowed || looksLikeModel(first)) throw notAModel(first, opts.textAllowed);
   }
   return { model: defaultModelPath(), rest: [...positionals], isDefault: true };

@@ -36,7 +36,7 @@ test('the rule: a path, else a cached org/name, else an error (model-looking or 
   try {
     assert.deepEqual(await resolveModelArgument(['org/name', 'hi'], { textAllowed: true }), { model: files.folder, rest: ['hi'], isDefault: false });
   } finally {
-    setCachedModelLookup(() => undefined);
+    setCachedModelLookup(undefined);
   }
 });
 
@@ -52,7 +52,7 @@ test('every command that takes a model gives the same error for a name that is n
   for (const args of runs) {
     const r = await runCli(args);
     assert.equal(r.code, 1, `${args[0]}: ${r.err}`);
-    assert.match(r.err, new RegExp(`^slm ${args[0]}: 'no/such-model' is neither a model file or folder \\(no such path\\) nor a model in the local cache \\(org/name\\)\\. Give a Hugging Face folder, a \\.gguf file or a cached org/name\\.\\n$`));
+    assert.match(r.err, new RegExp(`^slm ${args[0]}: 'no/such-model' is neither a model file or folder \\(no such path\\) nor a model in the local cache \\(org/name\\)\\. Give a Hugging Face folder, a \\.gguf file or a cached org/name \\(download one with \`slm pull org/name\` or add --pull\\)\\.\\n$`));
   }
 });
 

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeHub } from './fake-hub.ts';
 import { runCli } from '../cli/helpers.ts';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 let hub: FakeHub;
 let cache: string;
@@ -18,6 +20,11 @@ before(async () => {
     commit: 'c'.repeat(40),
     files: { 'config.json': { content: Buffer.from('{"model_type":"llama"}') }, 'w.gguf': { content: Buffer.alloc(5000, 7), lfs: true } },
   });
+  // The shipped default model, served as a Hub repository.
+  const dflt = fileURLToPath(new URL('../../models/default', import.meta.url));
+  const files: Record<string, { content: Buffer; lfs?: boolean }> = {};
+  for (const name of readdirSync(dflt)) if (!name.endsWith('.md')) files[name] = { content: readFileSync(join(dflt, name)), lfs: name.endsWith('.safetensors') };
+  hub.repos.set('acme/default', { commit: 'e'.repeat(40), files });
   hub.repos.set('acme/gated', { commit: 'd'.repeat(40), gatedToken: 'secret', files: { 'config.json': { content: Buffer.from('{}') } } });
   cache = mkdtempSync(join(tmpdir(), 'slm-hub-cli-'));
   process.env.HF_ENDPOINT = hub.endpoint;
@@ -69,4 +76,21 @@ test('offline and gated failures are one clear line and a non-zero exit', async 
   const ok = await runCli(['pull', 'acme/gated']);
   delete process.env.HF_TOKEN;
   assert.equal(ok.code, 0, ok.err);
+});
+
+test('generate takes org/name: an error naming slm pull when not cached, --pull downloads, then the cache answers', async () => {
+  const miss = await runCli(['generate', 'acme/default', '-p', 'Once upon a time', '--max-tokens', '4', '--temperature', '0']);
+  assert.equal(miss.code, 1);
+  assert.match(miss.err, /slm pull org\/name.*--pull/);
+  const pulled = await runCli(['generate', 'acme/default', '-p', 'Once upon a time', '--max-tokens', '4', '--temperature', '0', '--pull', '--json']);
+  assert.equal(pulled.code, 0, pulled.err);
+  hub.log.length = 0;
+  process.env.HF_HUB_OFFLINE = '1';
+  const cached = await runCli(['generate', 'acme/default', '-p', 'Once upon a time', '--max-tokens', '4', '--temperature', '0', '--json']);
+  delete process.env.HF_HUB_OFFLINE;
+  assert.equal(cached.code, 0, cached.err);
+  assert.equal(hub.log.length, 0);
+  assert.deepEqual(JSON.parse(cached.out).tokens, JSON.parse(pulled.out).tokens);
+  const local = await runCli(['generate', fileURLToPath(new URL('../../models/default', import.meta.url)), '-p', 'Once upon a time', '--max-tokens', '4', '--temperature', '0', '--json']);
+  assert.deepEqual(JSON.parse(local.out).tokens, JSON.parse(cached.out).tokens);
 });

@@ -4,7 +4,7 @@
 // Peak RSS is the process's high-water mark (VmHWM), so run one model per process.
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
-import { resolveModelArgument } from '../resolve-model.ts';
+import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 import { loadCausalLM, type ModelDType } from '../../models/load.ts';
 import { SlmError, throwIfAborted } from '../../errors.ts';
 import type { DecoderSession } from '../../generate/types.ts';
@@ -91,6 +91,7 @@ const command: Command = {
   summary: 'measure prefill and decode speed, time to first token, load time and peak memory',
   usage: '[model] [--prompt-tokens N] [--gen-tokens N] [--threads T] [--dtype f32|f16|q8|q4] [--json]',
   options: {
+    ...PULL_OPTION,
     'prompt-tokens': { type: 'string', valueName: 'N', description: 'prompt length (default 256)' },
     'gen-tokens': { type: 'string', valueName: 'N', description: 'tokens to decode (default 128)' },
     threads: { type: 'string', valueName: 'T', description: 'onnxruntime threads (default: one per core)' },
@@ -100,7 +101,7 @@ const command: Command = {
   },
   async run({ values, positionals }, io) {
     // No model: the default model, as every command that takes one (resolve-model.ts).
-    const { model, rest } = await resolveModelArgument(positionals, { textAllowed: false });
+    const { model, rest } = await resolveModelArgument(positionals, { textAllowed: false, pull: !!values.pull, signal: io.signal });
     if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm bench takes at most one positional: the model');
     const dtype = values.dtype as string | undefined;
     if (dtype !== undefined && !['f32', 'f16', 'q8', 'q4'].includes(dtype)) throw new SlmError('INVALID_ARGUMENT', `--dtype must be f32, f16, q8 or q4 (got ${dtype})`);

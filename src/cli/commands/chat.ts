@@ -18,7 +18,7 @@ import type { ChatMessage } from '../../tokenizer/types.ts';
 import { loadConversation, saveConversation, withSystem } from '../chat-conversation.ts';
 import { loadFromFlags, SAMPLING_OPTIONS, samplingFromFlags } from '../generation-options.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
-import { resolveModelArgument } from '../resolve-model.ts';
+import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 
 const HELP =
   'Commands: /reset clears the conversation, /save FILE and /load FILE keep it as JSON, /bye (or /exit) quits, /help. ' +
@@ -39,6 +39,7 @@ const chat: Command = {
   summary: 'chat with a model in the terminal (multi-turn, streaming)',
   usage: '[model] [--system TEXT] [--load FILE] [--save FILE] [--lora DIR] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]',
   options: {
+    ...PULL_OPTION,
     system: { type: 'string', short: 's', description: 'system prompt (replaces a loaded conversation’s)', valueName: 'text' },
     load: { type: 'string', description: 'start from a conversation saved as JSON {"messages": [{role, content}]}', valueName: 'file' },
     save: { type: 'string', description: 'write the conversation to this JSON file after every reply', valueName: 'file' },
@@ -47,7 +48,7 @@ const chat: Command = {
     verbose: { type: 'boolean', short: 'v', description: 'per turn, print to stderr how many prompt tokens were fed and the speed' },
   },
   async run({ values, positionals }, io) {
-    const { model: path, rest } = await resolveModelArgument(positionals, { textAllowed: false });
+    const { model: path, rest } = await resolveModelArgument(positionals, { textAllowed: false, pull: !!values.pull, signal: io.signal });
     if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm chat takes at most one positional: the model');
     const sampling = samplingFromFlags(values);
     const system = values.system as string | undefined;

@@ -4,29 +4,30 @@
 // follows). `-p ''` samples from BOS alone. Ctrl-C stops generation and keeps what was generated.
 import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
-import { generate } from '../../generate/generate.ts';
 import { encodePrompt } from '../../generate/encode-prompt.ts';
 import { codecFromTokenizer } from '../../generate/text-codec.ts';
-import { loadCausalLM } from '../../models/load.ts';
 import { capMaxTokens, loadFromFlags, SAMPLING_OPTIONS, samplingFromFlags } from '../generation-options.ts';
 import { GENERATE_JSON_FIELDS, generateJson } from '../generate-json.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
-import { resolveModelArgument } from '../resolve-model.ts';
+import { DECODING_METHOD_OPTIONS, loadDecodingTarget, startGeneration } from '../decoding-methods.ts';
+import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 
 const generateCommand: Command = {
   name: 'generate',
   summary: 'continue a prompt with a model (streams the text)',
   usage: '[model] (-p TEXT | TEXT) [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop S] [--lora DIR] [--json]',
   options: {
+    ...PULL_OPTION,
     prompt: { type: 'string', short: 'p', description: "the prompt (or give it as the last positional); -p '' samples from BOS when the tokenizer adds one", valueName: 'text' },
     ...SAMPLING_OPTIONS,
     ...LORA_OPTION,
+    ...DECODING_METHOD_OPTIONS,
     json: { type: 'boolean', description: `print one JSON object: ${GENERATE_JSON_FIELDS}` },
   },
   async run({ values, positionals }, io) {
     const flagPrompt = values.prompt as string | undefined;
     // With -p every positional must be the model; without it the text may stand alone.
-    const { model, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: flagPrompt === undefined });
+    const { model, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: flagPrompt === undefined, pull: !!values.pull, signal: io.signal });
     // Said on stderr, so a mistyped model name that became prompt text does not go unnoticed.
     if (isDefault) io.stderr.write(`note: no model named, using the default model (${model})${rest.length ? `; the prompt is ${JSON.stringify(rest.join(' '))}` : ''}\n`);
     if (flagPrompt !== undefined && rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'give the prompt either with -p or as a positional, not both');
@@ -35,21 +36,22 @@ const generateCommand: Command = {
     const sampling = samplingFromFlags(values);
     const json = !!values.json;
 
-    const lm = await loadCausalLM(model, { ...loadFromFlags(values), adapter: await adapterFromFlags(values), signal: io.signal });
+    const loadOpts = { ...loadFromFlags(values), signal: io.signal };
+    const lm = await loadDecodingTarget(model, values, loadOpts, await adapterFromFlags(values));
     try {
       const codec = codecFromTokenizer(lm.tokenizer, lm.eosIds);
       const ids = encodePrompt(codec, prompt);
       if (ids.length >= lm.context) throw new SlmError('INVALID_ARGUMENT', `the prompt has ${ids.length} tokens but the context holds ${lm.context}`);
       const maxTokens = capMaxTokens(values, sampling.maxTokens!, lm.context - ids.length, io.stderr);
-      const session = lm.createSession();
       const logprobs: number[] = [];
-      const gen = generate(session, codec, ids, { ...sampling, maxTokens, signal: io.signal });
+      const method = await startGeneration(lm, codec, ids, { ...sampling, maxTokens, signal: io.signal }, values, loadOpts);
+      const gen = method.generation;
       for await (const step of gen) {
         logprobs.push(step.logprob);
         if (!json && step.textDelta) io.stdout.write(step.textDelta);
       }
       const r = await gen.done();
-      await session.dispose();
+      await method.dispose();
       const finish = r.finishReason;
       if (json) {
         io.stdout.write(`${JSON.stringify(generateJson({ ...r, logprobs, promptTokens: ids.length }))}\n`);
@@ -58,7 +60,9 @@ const generateCommand: Command = {
         const s = r.stats;
         io.stderr.write(
           `[${finish}] ${s.promptTokens} prompt tokens (${s.promptTokensPerSecond.toFixed(1)} tok/s), ` +
-            `${s.generatedTokens} generated (${s.generationTokensPerSecond.toFixed(1)} tok/s), first token ${s.timeToFirstTokenMs.toFixed(0)} ms\n`,
+            `${s.generatedTokens} generated (${s.generationTokensPerSecond.toFixed(1)} tok/s), first token ${s.timeToFirstTokenMs.toFixed(0)} ms` +
+            (r.speculative ? `; drafts accepted ${r.speculative.accepted}/${r.speculative.proposed} in ${r.speculative.targetCalls} verification steps` : '') +
+            '\n',
         );
       }
       // Ctrl-C ends generation early but cleanly (the partial text is printed); 130 tells scripts.

@@ -6,7 +6,7 @@ import { formatLogLine, type LogFormat } from '../../server/access-log.ts';
 import { createServer } from '../../server/app.ts';
 import { loadServedModel } from '../../server/load-model.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
-import { resolveModelArgument } from '../resolve-model.ts';
+import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 
 function intOption(name: string, v: unknown, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -55,6 +55,7 @@ const serve: Command = {
   summary: 'serve a model over an OpenAI-compatible HTTP API',
   usage: '[model] [--lora DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json]',
   options: {
+    ...PULL_OPTION,
     host: { type: 'string', description: 'address to bind (env SLM_HOST); default 127.0.0.1', valueName: 'addr' },
     port: { type: 'string', description: 'port (env SLM_PORT); default 8080', valueName: 'n' },
     'api-key': { type: 'string', description: 'require Authorization: Bearer KEY (env SLM_API_KEY)', valueName: 'key' },
@@ -66,7 +67,7 @@ const serve: Command = {
   },
   async run({ values, positionals }, io) {
     // No model: the default model, as generate and chat do (resolve-model.ts).
-    const { model: path, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: false });
+    const { model: path, rest, isDefault } = await resolveModelArgument(positionals, { textAllowed: false, pull: !!values.pull, signal: io.signal });
     if (isDefault) io.stderr.write(`slm serve: no model named, serving the default model (${path})\n`);
     if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm serve takes at most one positional: the model');
     const adapter = await adapterFromFlags(values);
