@@ -45,3 +45,15 @@ test('--eft-ft/--eft-ref: a zero delta leaves the model unchanged; pairs and voc
   assert.equal(mismatch.code, 1);
   assert.match(mismatch.err, /--draft: .* has a vocabulary of 400 tokens/);
 });
+
+test('slm bench --draft compares greedy speed with and without the draft, and checks the output is the same', async () => {
+  const target = await writeTinyModel('llama', 7, 0.3);
+  const r = await runCli(['bench', target.folder, '--draft', target.folder, '--gen-tokens', '16', '--repeats', '1', '--prompt', 'hello hello', '--dtype', 'f32', '--threads', '1', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.deepEqual(Object.keys(j).sort(), ['acceptance_rate', 'identical_output', 'plain_tok_s', 'runs', 'speculative_tok_s', 'speedup', 'tokens_per_target_step']);
+  assert.equal(j.identical_output, true);
+  // The model drafting for itself: every draft token is accepted.
+  assert.equal(j.acceptance_rate, 1);
+  assert.ok(j.tokens_per_target_step > 1.5, `${j.tokens_per_target_step}`);
+});

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
+import { benchSpeculative } from '../bench-speculative.ts';
 import { loadCausalLM, type ModelDType } from '../../models/load.ts';
 import { SlmError, throwIfAborted } from '../../errors.ts';
 import type { DecoderSession } from '../../generate/types.ts';
@@ -97,6 +98,10 @@ const command: Command = {
     threads: { type: 'string', valueName: 'T', description: 'onnxruntime threads (default: one per core)' },
     dtype: { type: 'string', valueName: 'D', description: 'weights at run time: f32, f16, q8, q4 (default by size)' },
     'no-cache': { type: 'boolean', description: 'do not use the built-model cache' },
+    draft: { type: 'string', valueName: 'model', description: 'instead: greedy tok/s with this draft model (speculative decoding) vs without, alternating' },
+    lookup: { type: 'boolean', description: 'instead: greedy tok/s with prompt-lookup decoding vs without' },
+    prompt: { type: 'string', valueName: 'text', description: 'with --draft/--lookup: the prompt (default: a short story opening)' },
+    repeats: { type: 'string', valueName: 'N', description: 'with --draft/--lookup: timed runs of each (default 3, after one warm-up)' },
     json: { type: 'boolean', description: 'print {prefill_tok_s, decode_tok_s, ttft_ms (warm: 2nd request), cold_prefill_tok_s, cold_decode_tok_s, cold_ttft_ms (1st request), load_s, peak_rss_mb}' },
   },
   async run({ values, positionals }, io) {
@@ -105,6 +110,26 @@ const command: Command = {
     if (rest.length > 0) throw new SlmError('INVALID_ARGUMENT', 'slm bench takes at most one positional: the model');
     const dtype = values.dtype as string | undefined;
     if (dtype !== undefined && !['f32', 'f16', 'q8', 'q4'].includes(dtype)) throw new SlmError('INVALID_ARGUMENT', `--dtype must be f32, f16, q8 or q4 (got ${dtype})`);
+    if (values.draft !== undefined || values.lookup) {
+      const draft = values.draft === undefined ? undefined : (await resolveModelArgument([values.draft as string], { textAllowed: false })).model;
+      const sr = await benchSpeculative(model, {
+        draft,
+        lookup: !!values.lookup,
+        prompt: (values.prompt as string | undefined) ?? 'Once upon a time, there was a little girl named Lily. She loved to play outside.',
+        genTokens: positiveInt(values['gen-tokens'], 'gen-tokens', 128),
+        repeats: positiveInt(values.repeats, 'repeats', 3),
+        load: { dtype: dtype as ModelDType | undefined, threads: values.threads === undefined ? undefined : positiveInt(values.threads, 'threads', 1), cacheDir: values['no-cache'] ? false : undefined, signal: io.signal },
+        signal: io.signal,
+      });
+      if (values.json) io.stdout.write(JSON.stringify(sr) + '\n');
+      else {
+        io.stdout.write(
+          `plain        ${sr.plain_tok_s.toFixed(1)} tok/s\nspeculative  ${sr.speculative_tok_s.toFixed(1)} tok/s (${sr.speedup.toFixed(2)}x)\n` +
+            `acceptance   ${(sr.acceptance_rate * 100).toFixed(1)}%, ${sr.tokens_per_target_step.toFixed(2)} tokens per target step; output ${sr.identical_output ? 'identical' : 'DIFFERENT'}\n`,
+        );
+      }
+      return 0;
+    }
     const r = await benchDecoder(model, {
       promptTokens: positiveInt(values['prompt-tokens'], 'prompt-tokens', 256),
       genTokens: positiveInt(values['gen-tokens'], 'gen-tokens', 128),
