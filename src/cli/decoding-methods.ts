@@ -12,7 +12,7 @@ import type { GenerateResult } from '../generate/sequence-run.ts';
 import type { TextCodec } from '../generate/text-codec.ts';
 import type { DecoderSession, GenerationStep } from '../generate/types.ts';
 import { loadCausalLM, type CausalLM, type LoadModelOptions } from '../models/load.ts';
-import { loadEft, type EftModel } from '../methods/eft/index.ts';
+import { loadEft, type EftModel, type EftPair } from '../methods/eft/index.ts';
 import { assertSharedVocabulary } from '../methods/shared-vocabulary.ts';
 import { ModelDraft, PromptLookupDraft, speculativeGenerate, type DraftSource, type SpeculativeStats } from '../methods/speculative/index.ts';
 import { Rng } from '../util/rng.ts';
@@ -41,19 +41,28 @@ async function modelPath(arg: string): Promise<string> {
   return (await resolveModelArgument([arg], { textAllowed: false })).model;
 }
 
-/** Loads the model, or the EFT combination when --eft-ft/--eft-ref are given. */
-export async function loadDecodingTarget(model: string, flags: Flags, opts: LoadModelOptions, adapter?: LoadModelOptions['adapter']): Promise<DecodingTarget> {
+/** The EFT pairs of --eft-ft / --eft-ref / --eft-weight, with model arguments resolved. */
+export async function eftPairsFromFlags(flags: Flags): Promise<EftPair[]> {
   const ft = list(flags['eft-ft']);
   const ref = list(flags['eft-ref']);
   const weights = list(flags['eft-weight']).map(Number);
   if (ft.length !== ref.length) throw new SlmError('INVALID_ARGUMENT', `--eft-ft and --eft-ref come in pairs: got ${ft.length} and ${ref.length}`);
   if (weights.length > ft.length || weights.some((w) => !Number.isFinite(w))) throw new SlmError('INVALID_ARGUMENT', '--eft-weight takes one finite number per --eft-ft pair');
-  if (ft.length === 0) return loadCausalLM(model, { ...opts, adapter });
-  if (adapter) throw new SlmError('INVALID_ARGUMENT', '--lora cannot be combined with --eft-ft: merge the adapter into a model first (slm merge) and give that as --eft-ft');
-  const pairs = [];
+  const pairs: EftPair[] = [];
   for (let i = 0; i < ft.length; i++) pairs.push({ ft: await modelPath(ft[i]), ref: await modelPath(ref[i]), weight: weights[i] ?? 1 });
+  return pairs;
+}
+
+/** Loads the model, or the EFT combination when --eft-ft/--eft-ref are given. */
+export async function loadDecodingTarget(model: string, flags: Flags, opts: LoadModelOptions, adapter?: LoadModelOptions['adapter']): Promise<DecodingTarget> {
+  const pairs = await eftPairsFromFlags(flags);
+  if (pairs.length === 0) return loadCausalLM(model, { ...opts, adapter });
+  if (adapter) throw new SlmError('INVALID_ARGUMENT', '--lora cannot be combined with --eft-ft: merge the adapter into a model first (slm merge) and give that as --eft-ft');
   return loadEft(model, pairs, opts) as Promise<EftModel>;
 }
+
+/** The EFT options alone (slm serve takes these, not the speculative ones). */
+export const EFT_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(Object.entries(DECODING_METHOD_OPTIONS).filter(([k]) => k.startsWith('eft-')));
 
 export interface MethodGeneration {
   generation: Generation<GenerationStep, GenerateResult & { speculative?: SpeculativeStats }>;

@@ -6,6 +6,9 @@ import { codecFromTokenizer, type TextCodec } from '../generate/text-codec.ts';
 import { loadCausalLM, type CausalLM, type ModelAdapter, type ModelDType } from '../models/load.ts';
 import type { ChatMessage, Tokenizer } from '../tokenizer/types.ts';
 import type { ServedModel } from './served-model.ts';
+import { ApiError } from './api-error.ts';
+import { SlmError } from '../errors.ts';
+import { loadEft, type EftPair } from '../methods/eft/index.ts';
 import { detectToolFormat } from './tools.ts';
 
 export interface LoadServedModelOptions {
@@ -26,6 +29,8 @@ export interface LoadServedModelOptions {
   backend?: 'ort' | 'interpreter';
   /** Applied at load without merging (LoRA: `--lora`). */
   adapter?: ModelAdapter;
+  /** Serve an EFT combination: the model at `path` as the base plus these (fine-tuned, reference) pairs. */
+  eft?: readonly EftPair[];
   signal?: AbortSignal;
   /** Reserved: the loader builds lazily and does not report progress yet. */
   onProgress?: (p: { file: string; loaded: number; total: number }) => void;
@@ -80,16 +85,11 @@ function modelName(path: string): string {
 }
 
 export async function loadServedModel(path: string, opts: LoadServedModelOptions = {}): Promise<LoadedModel> {
-  const lm = await loadCausalLM(path, {
-    context: opts.ctx,
-    sequences: opts.concurrency,
-    dtype: opts.dtype,
-    threads: opts.threads,
-    cacheDir: opts.cacheDir,
-    backend: opts.backend,
-    adapter: opts.adapter,
-    signal: opts.signal,
-  });
+  const loadOpts = { context: opts.ctx, sequences: opts.concurrency, dtype: opts.dtype, threads: opts.threads, cacheDir: opts.cacheDir, backend: opts.backend, signal: opts.signal };
+  if (opts.eft?.length && opts.adapter) throw new SlmError('INVALID_ARGUMENT', 'a LoRA adapter cannot be combined with EFT: merge it into a model first (slm merge)');
+  // EFT: every session is a CombinedSession over the base and the pairs (src/methods/eft).
+  const eft = opts.eft?.length ? await loadEft(path, opts.eft, loadOpts) : undefined;
+  const lm = eft?.base ?? (await loadCausalLM(path, { ...loadOpts, adapter: opts.adapter }));
   const tok = lm.tokenizer;
   const hasChatTemplate = tok.chatTemplate !== undefined;
   return {
@@ -97,14 +97,15 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     name: opts.name ?? modelName(path),
     codec: codecFromTokenizer(tok, lm.eosIds),
     vocabSize: lm.vocabSize,
-    contextLength: lm.context,
+    contextLength: eft?.context ?? lm.context,
     maxSequences: opts.maxSequences ?? 16,
     hasChatTemplate,
     chatStop: hasChatTemplate ? [] : FALLBACK_CHAT_STOP,
-    createSession: async () => lm.createSession(),
+    createSession: async () => (eft ? eft.createSession() : lm.createSession()),
     encodeChat: (messages, o) => encodeChatPrompt(tok, messages, o?.tools),
     toolFormat: detectToolFormat(tok.chatTemplate),
     async embed(inputs, signal) {
+      if (eft) throw new ApiError(400, 'Embeddings are not defined for an EFT combination of models; serve one model for /v1/embeddings.', 'invalid_request_error', null, 'unsupported_model');
       const vectors = await lm.embed(inputs, signal);
       // Unit length, as OpenAI's embeddings are: cosine similarity is then a dot product.
       return vectors.map((v) => {
@@ -114,6 +115,6 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
         return Array.from(v, (x) => x / norm);
       });
     },
-    dispose: () => lm.dispose(),
+    dispose: () => (eft ? eft.dispose() : lm.dispose()),
   };
 }

@@ -6,6 +6,7 @@ import { formatLogLine, type LogFormat } from '../../server/access-log.ts';
 import { createServer } from '../../server/app.ts';
 import { loadServedModel } from '../../server/load-model.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
+import { EFT_OPTIONS, eftPairsFromFlags } from '../decoding-methods.ts';
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 
 function intOption(name: string, v: unknown, fallback: number | undefined): number | undefined {
@@ -53,7 +54,7 @@ const SHUTDOWN_GRACE_MS = 3000;
 const serve: Command = {
   name: 'serve',
   summary: 'serve a model over an OpenAI-compatible HTTP API',
-  usage: '[model] [--lora DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json]',
+  usage: '[model] [--lora DIR] [--eft-ft M --eft-ref M [--eft-weight W]]... [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json]',
   options: {
     ...PULL_OPTION,
     host: { type: 'string', description: 'address to bind (env SLM_HOST); default 127.0.0.1', valueName: 'addr' },
@@ -64,6 +65,7 @@ const serve: Command = {
     ctx: { type: 'string', description: 'context length (default: the model’s, capped at 4096)', valueName: 'n' },
     'log-format': { type: 'string', description: 'stderr log lines (one access-log line per request) as text or json (env SLM_LOG_FORMAT); default text', valueName: 'fmt' },
     ...LORA_OPTION,
+    ...EFT_OPTIONS,
   },
   async run({ values, positionals }, io) {
     // No model: the default model, as generate and chat do (resolve-model.ts).
@@ -92,7 +94,8 @@ const serve: Command = {
     process.once('SIGTERM', onStop);
     const unwatchParent = stopWithNpmParent(onStop);
     // Listen first so /health can say 503 while the model loads.
-    const model = loadServedModel(path, { adapter, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+    const eft = await eftPairsFromFlags(values);
+    const model = loadServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {
