@@ -12,6 +12,7 @@
 import { Graph, type Tensor } from '../ir/graph.ts';
 import { slice } from '../ir/builder.ts';
 import { VarBuilder, type VarBuilderOptions, type WeightStore } from '../nn/var-builder.ts';
+import { EMPTY } from '../nn/init-store.ts';
 import { paddingBias } from './roberta.ts';
 import { relativePositionBuckets, t5, t5CrossKV, t5Decoder, t5Encoder, t5Head, type T5Config } from './t5.ts';
 import { SlmError } from '../errors.ts';
@@ -87,14 +88,6 @@ export function t5FullGraph(vb: VarBuilder, c: T5Config, batch: number, encLen: 
   g.setOutputs({ logits: t5ForwardStatic(vb, c, { inputIds, attentionMask, decoderInputIds }) });
   return g;
 }
-
-const EMPTY: WeightStore = {
-  shape: () => undefined,
-  loadF32: async (n) => {
-    throw new SlmError('NOT_FOUND', `no tensor ${n}`);
-  },
-  names: () => [],
-};
 
 /** Checkpoint tensor names and shapes a T5 of this config uses. */
 export function listT5Weights(c: T5Config): Map<string, number[]> {

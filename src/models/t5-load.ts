@@ -14,13 +14,12 @@ import { interpreterRunner } from './runners.ts';
 import type { LinearDType, WeightStore } from '../nn/var-builder.ts';
 import { compile } from '../runtime/session.ts';
 import { SlmError, throwIfAborted } from '../errors.ts';
-import { QUANTIZER_VERSION } from '../quant/blockwise.ts';
 import type { Graph } from '../ir/graph.ts';
 import { t5, type T5Config } from './t5.ts';
 import { listT5Weights, t5Graphs } from './t5-graphs.ts';
 import { encodeInputs, Seq2SeqDecoderSession, type EncodedInputs, type T5Runners } from './t5-session.ts';
 import { openT5Gguf } from './t5-gguf.ts';
-import type { LoadModelOptions, ModelDType } from './load.ts';
+import { weightsVersion, type LoadModelOptions, type ModelDType } from './load.ts';
 
 const LINEAR_OF: Record<ModelDType, LinearDType> = { f32: 'float32', f16: 'float16', q8: 'q8', q4: 'q4' };
 
@@ -49,15 +48,9 @@ export class Seq2SeqLM {
 
   /** generation_config's eos_token_id, else the config's, else the tokenizer's. */
   get eosIds(): number[] {
-    const ids = new Set<number>();
-    const add = (v: unknown) => {
-      if (typeof v === 'number') ids.add(v);
-      else if (Array.isArray(v)) v.forEach(add);
-    };
-    add(this.generationConfig.eos_token_id);
-    if (ids.size === 0) add(this.config.eosTokenId);
-    if (ids.size === 0 && this.tokenizer.eosId !== undefined) ids.add(this.tokenizer.eosId);
-    return [...ids];
+    const given = this.generationConfig.eos_token_id ?? this.config.eosTokenId;
+    const ids = (Array.isArray(given) ? given : [given]).filter((v): v is number => typeof v === 'number');
+    return ids.length || this.tokenizer.eosId === undefined ? ids : [this.tokenizer.eosId];
   }
 
   get decoderStartTokenId(): number {
@@ -113,15 +106,6 @@ async function openT5(path: string): Promise<OpenedT5> {
 export async function openT5Weights(path: string): Promise<{ config: T5Config; store: WeightStore; tokenizerPath: string; generationConfig: Record<string, unknown>; close: () => Promise<void> }> {
   const o = await openT5(path);
   return { config: t5.parseConfig(o.config, o.configFile), store: o.store, tokenizerPath: o.tokenizerPath, generationConfig: o.generationConfig, close: () => o.checkpoint.close() };
-}
-
-async function weightsVersion(files: string[], dtype: ModelDType, accuracy: number): Promise<string> {
-  const parts = [`dtype=${dtype}`, `acc=${accuracy}`, `quantizer=${QUANTIZER_VERSION}`];
-  for (const f of files) {
-    const s = await stat(f);
-    parts.push(`${f}:${s.size}:${s.mtimeMs}`);
-  }
-  return parts.join('|');
 }
 
 export async function loadSeq2SeqLM(path: string, opts: LoadSeq2SeqOptions = {}): Promise<Seq2SeqLM> {

@@ -196,6 +196,11 @@ function attend(vb: VarBuilder, c: T5Config, q: Tensor, k: Tensor, v: Tensor, ca
   return { out: Linear(vb.pp('o'), a.out, inner(c), c.dModel, false), present: a.present };
 }
 
+function selfAttention(att: VarBuilder, c: T5Config, h: Tensor, causal: boolean, bias: Tensor, past?: { k: Tensor; v: Tensor }) {
+  const [q, k, v] = ['q', 'k', 'v'].map((n) => Linear(att.pp(n), h, c.dModel, inner(c), false)) as [Tensor, Tensor, Tensor];
+  return attend(att, c, q, k, v, causal, bias, past);
+}
+
 function feedForward(vb: VarBuilder, c: T5Config, h: Tensor): Tensor {
   const ff = vb.pp('DenseReluDense');
   const mid = c.gated
@@ -217,11 +222,7 @@ export function t5Encoder(vb: VarBuilder, c: T5Config, ids: Tensor, buckets: Ten
     const blk = enc.pp('block').pp(i);
     const sa = blk.pp('layer.0');
     const h = RMSNorm(sa.pp('layer_norm'), x, c.dModel, c.eps);
-    const att = sa.pp('SelfAttention');
-    const q = Linear(att.pp('q'), h, c.dModel, inner(c), false);
-    const k = Linear(att.pp('k'), h, c.dModel, inner(c), false);
-    const v = Linear(att.pp('v'), h, c.dModel, inner(c), false);
-    x = x.add(attend(att, c, q, k, v, false, bias).out);
+    x = x.add(selfAttention(sa.pp('SelfAttention'), c, h, false, bias).out);
     const ff = blk.pp('layer.1');
     x = x.add(feedForward(ff, c, RMSNorm(ff.pp('layer_norm'), x, c.dModel, c.eps)));
   }
@@ -258,11 +259,7 @@ export function t5Decoder(vb: VarBuilder, c: T5Config, io: T5DecoderInputs): { h
     const blk = dec.pp('block').pp(i);
     const sa = blk.pp('layer.0');
     const h = RMSNorm(sa.pp('layer_norm'), x, c.dModel, c.eps);
-    const att = sa.pp('SelfAttention');
-    const q = Linear(att.pp('q'), h, c.dModel, inner(c), false);
-    const k = Linear(att.pp('k'), h, c.dModel, inner(c), false);
-    const v = Linear(att.pp('v'), h, c.dModel, inner(c), false);
-    const self = attend(att, c, q, k, v, true, pos, io.past?.[i]);
+    const self = selfAttention(sa.pp('SelfAttention'), c, h, true, pos, io.past?.[i]);
     if (self.present) present.push(self.present);
     x = x.add(self.out);
     const ca = blk.pp('layer.1');
