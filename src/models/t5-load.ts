@@ -4,7 +4,8 @@
 // (an unsupported or broken config fails in milliseconds), memory check, then weights.
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { openModelFolder } from '../formats/model-folder.ts';
+import { detectModelType, openModelFolder } from '../formats/model-folder.ts';
+import { readGgufMetadata } from '../formats/gguf/index.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
@@ -151,4 +152,14 @@ export async function loadSeq2SeqLM(path: string, opts: LoadSeq2SeqOptions = {})
     },
   };
   return new Seq2SeqLM(path, config, tokenizer, opened.generationConfig, dtype, total, memory, context, runners, opened.checkpoint);
+}
+
+/** Whether a model path (folder or .gguf) holds a T5 (decided from config.json / the GGUF header alone). */
+export async function isT5Model(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return false;
+  if (st.isDirectory()) return (await detectModelType(path).catch(() => undefined))?.declared === 't5';
+  if (!path.endsWith('.gguf')) return false;
+  const md = await readGgufMetadata(path).catch(() => undefined);
+  return md?.metadata['general.architecture'] === 't5';
 }

@@ -5,33 +5,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveHfFolder } from '../../src/models/save.ts';
+import { T5_TOKENIZER_CONFIG_JSON, wordUnigramTokenizerJson } from '../../src/tokenizer-train/word-unigram.ts';
 import { randomWeights, type MemoryWeightStore } from '../../src/nn/init-store.ts';
 import { relativePositionBucket, t5, type T5Config } from '../../src/models/t5.ts';
 import { listT5Weights } from '../../src/models/t5-graphs.ts';
 
-/** <pad>=0, </s>=1, <unk>=2, then "▁word" pieces. */
-export function t5TokenizerJson(words: readonly string[]): string {
-  const vocab: [string, number][] = [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ...words.map((w, i) => [`\u2581${w}`, -1 - i * 0.01] as [string, number])];
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  return JSON.stringify({
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0, '<pad>'), special(1, '</s>'), special(2, '<unk>')],
-    normalizer: null,
-    pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
-    },
-    decoder: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true },
-    model: { type: 'Unigram', unk_id: 2, vocab, byte_fallback: false },
-  });
-}
-
-export const TOKENIZER_CONFIG = JSON.stringify({ eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>', model_max_length: 512, tokenizer_class: 'T5Tokenizer' });
 
 export function tinyT5Hf(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -54,7 +32,7 @@ export async function writeTinyT5(hfOver: Record<string, unknown> = {}, seed = 3
   const config = t5.parseConfig(tinyT5Hf(hfOver));
   const store = t5Weights(config, seed);
   const vocabWords = words.length ? words : Array.from({ length: config.vocabSize - 3 }, (_, i) => `w${i}`);
-  await saveHfFolder(dir, { arch: t5, config, store }, { files: { 'tokenizer.json': t5TokenizerJson(vocabWords), 'tokenizer_config.json': TOKENIZER_CONFIG } });
+  await saveHfFolder(dir, { arch: t5, config, store }, { files: { 'tokenizer.json': wordUnigramTokenizerJson(vocabWords), 'tokenizer_config.json': T5_TOKENIZER_CONFIG_JSON } });
   return { dir, config, store };
 }
 

@@ -7,6 +7,8 @@ import { SlmError } from '../../errors.ts';
 import { generate } from '../../generate/generate.ts';
 import { codecFromTokenizer } from '../../generate/text-codec.ts';
 import { loadCausalLM } from '../../models/load.ts';
+import { isT5Model } from '../../models/t5-load.ts';
+import { runT5Generate } from './generate-t5.ts';
 import { loadFromFlags, modelAndRest, SAMPLING_OPTIONS, samplingFromFlags } from '../generation-options.ts';
 
 const generateCommand: Command = {
@@ -17,6 +19,7 @@ const generateCommand: Command = {
     prompt: { type: 'string', short: 'p', description: 'the prompt (or give it as the last positional)', valueName: 'text' },
     ...SAMPLING_OPTIONS,
     json: { type: 'boolean', description: 'print one JSON object {text, tokens, logprobs, finish_reason, stats}' },
+    'num-beams': { type: 'string', description: 'beam search with n beams (T5 models; default generation_config.json)', valueName: 'n' },
   },
   async run({ values, positionals }, io) {
     const flagPrompt = values.prompt as string | undefined;
@@ -27,6 +30,9 @@ const generateCommand: Command = {
     if (prompt === '') throw new SlmError('INVALID_ARGUMENT', 'no prompt: slm generate [model] -p TEXT');
     const sampling = samplingFromFlags(values);
     const json = !!values.json;
+    // Encoder-decoders (T5) are text-to-text: their own path (generate-t5.ts).
+    if (await isT5Model(model)) return runT5Generate({ model, prompt, sampling, load: loadFromFlags(values), numBeams: values['num-beams'] as string | undefined, json }, io);
+    if (values['num-beams'] !== undefined) throw new SlmError('INVALID_ARGUMENT', '--num-beams is supported for T5 models only');
 
     const lm = await loadCausalLM(model, { ...loadFromFlags(values), signal: io.signal });
     try {
