@@ -1,4 +1,6 @@
 // `slm serve <model>`: an OpenAI-compatible HTTP server on loopback by default.
+import { isT5Model } from '../../models/t5-load.ts';
+import { loadT5ServedModel } from '../../server/t5-served-model.ts';
 import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
 import { createServer } from '../../server/app.ts';
@@ -47,7 +49,8 @@ const serve: Command = {
     else io.signal.addEventListener('abort', onStop, { once: true });
     process.once('SIGTERM', onStop);
     // Listen first so /health can say 503 while the model loads.
-    const model = loadServedModel(path, { ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+    // T5 folders are served text-to-text through their own adapter (src/server/t5-served-model.ts).
+    const model = (await isT5Model(path)) ? loadT5ServedModel(path, { signal: stop.signal }) : loadServedModel(path, { ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {
