@@ -27,10 +27,10 @@ export function t5Weights(c: T5Config, seed = 3, std = 0.4): MemoryWeightStore {
   return store;
 }
 
-export async function writeTinyT5(hfOver: Record<string, unknown> = {}, seed = 3, words: readonly string[] = []): Promise<{ dir: string; config: T5Config; store: MemoryWeightStore }> {
+export async function writeTinyT5(hfOver: Record<string, unknown> = {}, seed = 3, words: readonly string[] = [], std = 0.4): Promise<{ dir: string; config: T5Config; store: MemoryWeightStore }> {
   const dir = join(mkdtempSync(join(tmpdir(), 'slmkit-t5-')), 'model');
   const config = t5.parseConfig(tinyT5Hf(hfOver));
-  const store = t5Weights(config, seed);
+  const store = t5Weights(config, seed, std);
   const vocabWords = words.length ? words : Array.from({ length: config.vocabSize - 3 }, (_, i) => `w${i}`);
   await saveHfFolder(dir, { arch: t5, config, store }, { files: { 'tokenizer.json': wordUnigramTokenizerJson(vocabWords), 'tokenizer_config.json': T5_TOKENIZER_CONFIG_JSON } });
   return { dir, config, store };

@@ -25,7 +25,7 @@ test('T5 over /v1/completions and /v1/chat/completions = text2text alone; 400s f
   const { dir } = await writeTinyT5({}, 9, words);
   const lm = await loadSeq2SeqLM(dir, { cacheDir: false, threads: 1 });
   const prompts = ['w1 w2 w3', 'w5 w30', 'w9 w9 w9 w4 w0'];
-  const expected = [];
+  const expected: Awaited<ReturnType<typeof text2text>>[] = [];
   for (const p of prompts) expected.push(await text2text(lm, p, { temperature: 0, maxTokens: 5 }));
   await lm.dispose();
 
