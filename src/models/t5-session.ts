@@ -171,6 +171,7 @@ export class Seq2SeqDecoderSession implements DecoderSession {
       encoder_attention_mask: i64([B, E], mask),
     };
     const stack = (parts: Float32Array[], n: number) => {
+      if (B === 1) return parts[0]!; // fed as it is (onnxruntime-node wraps, does not copy)
       const data = new Float32Array(B * n);
       parts.forEach((p, b) => data.set(p, b * n));
       return data;
@@ -185,7 +186,11 @@ export class Seq2SeqDecoderSession implements DecoderSession {
     const r = await runner.run(feeds, { signal });
     const L = P + S;
     // Fresh arrays per sequence: after a reorder two beams may share the old ones.
-    const rowOf = (name: string, b: number) => Float32Array.from((r[name]!.data as Float32Array).subarray(b * H * L * D, (b + 1) * H * L * D));
+    const rowOf = (name: string, b: number) => {
+      const all = r[name]!.data as Float32Array;
+      // One row: the fetched buffer is ours alone; several: each sequence gets its own copy.
+      return B === 1 && all instanceof Float32Array ? all : Float32Array.from(all.subarray(b * H * L * D, (b + 1) * H * L * D));
+    };
     states.forEach((s, b) => {
       s.k = Array.from({ length: c.decoderLayers }, (_, l) => rowOf(`present_key.${l}`, b));
       s.v = Array.from({ length: c.decoderLayers }, (_, l) => rowOf(`present_value.${l}`, b));
