@@ -69,13 +69,34 @@ test('objective seq2seq on a T5: loss falls, the folder loads with decoder_start
   }
 });
 
-test('span-corruption on a T5 trains the encoder-decoder (sentinels added, inputs to the encoder)', async () => {
+for (const objective of ['span-corruption', 'ul2r'] as const) {
+  test(`${objective} on a T5 trains the encoder-decoder (sentinels added, inputs to the encoder)`, async () => {
+    const dir = setup();
+    const words = Array.from({ length: 400 }, (_, i) => WORDS[(i * 7 + (i >> 3)) % 8]).join(' ');
+    writeFileSync(join(dir, 'text.txt'), words);
+    const r = await runTraining(parseTrainConfig({ init: INIT, tokenizer: join(dir, 'tok'), data: join(dir, 'text.txt'), objective, heldOut: 0, out: join(dir, 'out'), seqLen: 32, batchSize: 4, steps: 6, lr: 3e-3, warmupSteps: 1, evalEvery: 0, checkpointEvery: 0, threads: 1, progress: false }));
+    assert.equal(r.modelType, 't5');
+    assert.ok(r.losses.every((l) => Number.isFinite(l)));
+    const cfg = JSON.parse(readFileSync(join(dir, 'out', 'config.json'), 'utf8'));
+    assert.ok(cfg.vocab_size > WORDS.length + 3, 'sentinel (and mode) tokens were added to the vocabulary');
+  });
+}
+
+test('objective seq2seq on a decoder is a clear error', async () => {
   const dir = setup();
-  const words = Array.from({ length: 400 }, (_, i) => WORDS[(i * 7 + (i >> 3)) % 8]).join(' ');
-  writeFileSync(join(dir, 'text.txt'), words);
-  const r = await runTraining(parseTrainConfig({ init: INIT, tokenizer: join(dir, 'tok'), data: join(dir, 'text.txt'), objective: 'span-corruption', heldOut: 0, out: join(dir, 'out'), seqLen: 24, batchSize: 4, steps: 6, lr: 3e-3, warmupSteps: 1, evalEvery: 0, checkpointEvery: 0, threads: 1, progress: false }));
-  assert.equal(r.modelType, 't5');
-  assert.ok(r.losses.every((l) => Number.isFinite(l)));
-  const cfg = JSON.parse(readFileSync(join(dir, 'out', 'config.json'), 'utf8'));
-  assert.ok(cfg.vocab_size > WORDS.length + 3, 'sentinel tokens were added to the vocabulary');
+  writeFileSync(join(dir, 'pairs.jsonl'), JSON.stringify({ input: 'red', target: 'cat' }) + '\n');
+  await assert.rejects(
+    runTraining(parseTrainConfig({ init: { model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2 }, tokenizer: join(dir, 'tok'), data: join(dir, 'pairs.jsonl'), objective: 'seq2seq', out: join(dir, 'out'), steps: 1, progress: false })),
+    /objective seq2seq on an encoder-decoder needs a t5 model; llama/,
+  );
+});
+
+test('seq2seq JSONL: a line without input/target and a pair longer than seqLen name the line', async () => {
+  const { readSeq2SeqJsonl } = await import('../../src/data/seq2seq-rows.ts');
+  const dir = setup();
+  const enc = (t: string) => t.split(' ').map((w) => 3 + WORDS.indexOf(w));
+  writeFileSync(join(dir, 'bad.jsonl'), `${JSON.stringify({ input: 'red', target: 'cat' })}\n${JSON.stringify({ input: 'red' })}\n`);
+  assert.throws(() => readSeq2SeqJsonl([join(dir, 'bad.jsonl')], enc, 1, 16), /bad\.jsonl:2.*"input" and "target"/);
+  writeFileSync(join(dir, 'long.jsonl'), `${JSON.stringify({ input: 'red red red red', target: 'cat cat cat cat' })}\n`);
+  assert.throws(() => readSeq2SeqJsonl([join(dir, 'long.jsonl')], enc, 1, 8), /long\.jsonl:1: input \+ target take 9 tokens but seqLen is 8/);
 });
