@@ -59,9 +59,15 @@ export class Seq2SeqLM {
     return typeof g === 'number' ? g : this.config.decoderStartTokenId;
   }
 
-  /** The encoder input of a text: the tokenizer's ids with the `</s>` T5 appends. */
+  /**
+   * The encoder input of a text: the tokenizer's ids with the `</s>` T5's tokenizers always
+   * append (added here when the tokenizer files did not say so, e.g. a bare spiece.model).
+   */
   encodeText(text: string): number[] {
-    return this.tokenizer.encode(text, { addSpecialTokens: true });
+    const ids = this.tokenizer.encode(text, { addSpecialTokens: true });
+    const eos = this.eosIds[0];
+    if (eos !== undefined && ids[ids.length - 1] !== eos) ids.push(eos);
+    return ids;
   }
 
   /** Runs the encoder (and the cross-attention K/V projections) once over these inputs. */
@@ -90,6 +96,23 @@ interface OpenedT5 {
   configFile: string;
 }
 
+/**
+ * transformers ties shared / encoder.embed_tokens / decoder.embed_tokens and may save any one of
+ * them: when shared.weight is absent, the first embed_tokens copy present stands in for it.
+ */
+export function withSharedEmbedding(store: WeightStore): WeightStore {
+  if (store.shape('shared.weight')) return store;
+  const source = ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'].find((n) => store.shape(n));
+  if (!source) return store;
+  const real = (n: string) => (n === 'shared.weight' ? source : n);
+  return {
+    shape: (n) => store.shape(real(n)),
+    loadF32: (n) => store.loadF32(real(n)),
+    loadQuantized: store.loadQuantized && ((n, d) => store.loadQuantized!(real(n), d)),
+    names: () => store.names().map((n) => (n === source ? 'shared.weight' : n)),
+  };
+}
+
 async function openT5(path: string): Promise<OpenedT5> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
@@ -100,7 +123,7 @@ async function openT5(path: string): Promise<OpenedT5> {
   const folder = await openModelFolder(path);
   if (folder.weights.format === 'gguf' && Object.keys(folder.config).length === 0) return openT5Gguf(folder.weights.path);
   const checkpoint = await folder.openWeights();
-  return { config: folder.config, generationConfig: folder.generationConfig ?? {}, checkpoint, store: new CheckpointStore(checkpoint), tokenizerPath: path, configFile: `${path}/config.json` };
+  return { config: folder.config, generationConfig: folder.generationConfig ?? {}, checkpoint, store: withSharedEmbedding(new CheckpointStore(checkpoint)), tokenizerPath: path, configFile: `${path}/config.json` };
 }
 
 /** The weights and parsed config of a T5 folder or GGUF, without building anything (conversion). */

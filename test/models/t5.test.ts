@@ -129,3 +129,18 @@ test('t5 weights: a checkpoint missing a tensor names it', async () => {
   const { t5Graphs } = await import('../../src/models/t5-graphs.ts');
   assert.throws(() => t5Graphs(c, store, { dtype: 'float32', linear: 'float32' }, { lastLogitsOnly: true }, dir), /missing tensors: decoder\.block\.1\.layer\.1\.EncDecAttention\.k\.weight/);
 });
+
+test('t5 weights saved as encoder.embed_tokens (no shared.weight) stand in for the shared embedding', async () => {
+  const { withSharedEmbedding } = await import('../../src/models/t5-load.ts');
+  const { t5Graphs } = await import('../../src/models/t5-graphs.ts');
+  const c = t5.parseConfig(tinyT5Hf());
+  const store = t5Weights(c);
+  const shared = store.tensors.get('shared.weight')!;
+  store.tensors.delete('shared.weight');
+  store.tensors.set('encoder.embed_tokens.weight', shared);
+  const aliased = withSharedEmbedding(store);
+  assert.deepEqual(aliased.shape('shared.weight'), shared.shape);
+  assert.equal(await aliased.loadF32('shared.weight'), shared.data);
+  assert.doesNotThrow(() => t5Graphs(c, aliased, { dtype: 'float32', linear: 'float32' }, { lastLogitsOnly: true }));
+  assert.throws(() => t5Graphs(c, store, { dtype: 'float32', linear: 'float32' }, { lastLogitsOnly: true }), /missing tensors: shared\.weight/);
+});
