@@ -24,6 +24,10 @@ test('slm generate on a T5 folder: --json greedy = text2text; --num-beams; bad -
   assert.equal(out.logprobs.length, out.tokens.length);
   assert.ok(['stop', 'length'].includes(out.finish_reason));
 
+  // Without --temperature a T5 decodes greedily (transformers' default for T5).
+  const d = await runCli(['generate', dir, '-p', 'w3 w7 w9', '--max-tokens', '5', '--json', '--threads', '1']);
+  assert.deepEqual(JSON.parse(d.out).tokens, greedy.tokens);
+
   const b = await runCli(['generate', dir, '-p', 'w3 w7 w9', '--num-beams', '3', '--max-tokens', '5', '--json', '--threads', '1']);
   assert.equal(b.code, 0, b.err);
   const bo = JSON.parse(b.out);

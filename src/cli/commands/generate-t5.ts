@@ -3,6 +3,7 @@
 // finish_reason, prompt_tokens, stats}); `tokens` are the decoder's generated ids without the
 // start token and `prompt_tokens` counts the encoder input. --num-beams N runs beam search
 // (length_penalty and early_stopping from generation_config.json); beams print when done.
+// Without --temperature a T5 decodes greedily, as transformers does (unless do_sample is set).
 import type { CommandIO } from '../command.ts';
 import { SlmError } from '../../errors.ts';
 import { loadSeq2SeqLM } from '../../models/t5-load.ts';
@@ -14,6 +15,8 @@ export interface T5GenerateArgs {
   model: string;
   prompt: string;
   sampling: SequenceOptions;
+  /** --temperature was given; otherwise T5 decodes greedily unless generation_config says do_sample. */
+  temperatureGiven: boolean;
   load: { dtype?: ModelDType; threads?: number };
   numBeams?: string;
   json: boolean;
@@ -28,6 +31,8 @@ export async function runT5Generate(a: T5GenerateArgs, io: CommandIO): Promise<n
   const lm = await loadSeq2SeqLM(a.model, { ...a.load, signal: io.signal });
   try {
     const beams = beamSettings(lm, { numBeams });
+    // transformers' generate() is greedy for T5 unless generation_config.json sets do_sample.
+    if (!a.temperatureGiven && lm.generationConfig.do_sample !== true) a = { ...a, sampling: { ...a.sampling, temperature: 0 } };
     let text: string;
     let tokens: number[];
     let finish: string;

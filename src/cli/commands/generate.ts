@@ -31,7 +31,7 @@ const generateCommand: Command = {
     const sampling = samplingFromFlags(values);
     const json = !!values.json;
     // Encoder-decoders (T5) are text-to-text: their own path (generate-t5.ts).
-    if (await isT5Model(model)) return runT5Generate({ model, prompt, sampling, load: loadFromFlags(values), numBeams: values['num-beams'] as string | undefined, json }, io);
+    if (await isT5Model(model)) return runT5Generate({ model, prompt, sampling, temperatureGiven: values.temperature !== undefined, load: loadFromFlags(values), numBeams: values['num-beams'] as string | undefined, json }, io);
     if (values['num-beams'] !== undefined) throw new SlmError('INVALID_ARGUMENT', '--num-beams is supported for T5 models only');
 
     const lm = await loadCausalLM(model, { ...loadFromFlags(values), signal: io.signal });
