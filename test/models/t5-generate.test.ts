@@ -84,3 +84,18 @@ test('text2text: greedy output = the argmax chain; beams from generation_config.
     await lm.dispose();
   }
 });
+
+test('text2text on the reference interpreter backend = onnxruntime (greedy)', async () => {
+  const words = Array.from({ length: 37 }, (_, i) => `w${i}`);
+  const { dir } = await writeTinyT5({}, 8, words);
+  const outs: number[][] = [];
+  for (const backend of ['ort', 'interpreter'] as const) {
+    const lm = await loadSeq2SeqLM(dir, { cacheDir: false, threads: 1, backend });
+    try {
+      outs.push((await text2text(lm, 'w1 w20 w5', { temperature: 0, maxTokens: 6 })).tokens);
+    } finally {
+      await lm.dispose();
+    }
+  }
+  assert.deepEqual(outs[1], outs[0]);
+});
