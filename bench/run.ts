@@ -11,6 +11,7 @@ import { runTrainBench } from './train.ts';
 import { runServerBench, type ServerBenchRow } from './server.ts';
 import { runCeilingBench, type CeilingRow } from './ceiling.ts';
 import { existsSync } from 'node:fs';
+import { runT5Bench, t5Section } from './t5.ts';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -73,6 +74,8 @@ if (existsSync(defaultModel)) {
   log('server bench (default model, 1/4/16 clients)');
   server = await runServerBench(defaultModel, { log, threads: 2 });
 } else log('server bench skipped: models/default is not there');
+log('T5 text-to-text bench (Flan-T5-small shape, threads 1 and 2)');
+const t5Rows = await runT5Bench({ threads: [1, 2], repeats: quick ? 1 : 2, log });
 const load2 = loadavg();
 
 const lines: string[] = [
@@ -244,5 +247,6 @@ function targetsSection(ceil: CeilingRow[], decode: Row[]): string[] {
 }
 
 const out = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
+lines.push(...t5Section(t5Rows));
 writeFileSync(out, lines.join('\n'));
 log(`wrote ${out}`);

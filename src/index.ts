@@ -19,6 +19,12 @@ export { saveHfFolder, saveGguf, ggufTokenizerMetadata, type GgufWeightType } fr
 export { CAUSAL_LM_ARCHS, causalLMArch } from './models/registry.ts';
 export type { CausalLMArch, DecoderGraphOptions } from './models/causal-lm.ts';
 export { roberta, buildMaskedLMGraph, maskedLMGraph, openMaskedLM, type RobertaConfig, type MaskedLMArch } from './models/roberta.ts';
+// T5 / Flan-T5 (encoder-decoder): load, encode once, decode (greedy, sampling, beams), text-to-text.
+export { t5, relativePositionBucket, relativePositionBuckets, type T5Config } from './models/t5.ts';
+export { loadSeq2SeqLM, isT5Model, Seq2SeqLM, type LoadSeq2SeqOptions } from './models/t5-load.ts';
+export { Seq2SeqDecoderSession, type EncodedInputs } from './models/t5-session.ts';
+export { text2text, streamText2Text, beamSettings, type Text2TextOptions, type Text2TextResult } from './models/t5-generate.ts';
+export { beamSearch, type BeamSearchOptions, type BeamSearchResult, type ReorderableSession } from './generate/beam-search.ts';
 
 // Generation, sampling, constrained decoding.
 export * from './generate/index.ts';
@@ -41,7 +47,9 @@ export { Trainer } from './train/trainer.ts';
 export { TrainConfigSchema, type TrainConfig } from './train/config.ts';
 export { causalLMObjective, type TrainObjective } from './train/objective.ts';
 export { ul2rObjective, spanCorruptionObjective, mlmObjective, prefixLMObjective } from './train/objectives/index.ts';
+export { encoderDecoderObjective } from './train/objectives/encoder-decoder.ts';
 
 // Serving and the client side of the same protocol.
 export { createServer, loadServedModel, type ServedModel } from './server/index.ts';
+export { loadT5ServedModel } from './server/t5-served-model.ts';
 export { OpenAICompatibleClient } from './client/openai-client.ts';

@@ -46,9 +46,9 @@ export interface ModelArch<C> {
   readonly modelType: string;
   /**
    * 'causal-lm': a decoder that generates (llama, phi); 'masked-lm': a bidirectional encoder
-   * with a masked-LM head (roberta). Absent means 'causal-lm'.
+   * with a masked-LM head (roberta); 'seq2seq': an encoder-decoder (t5). Absent means 'causal-lm'.
    */
-  readonly family?: 'causal-lm' | 'masked-lm';
+  readonly family?: 'causal-lm' | 'masked-lm' | 'seq2seq';
   parseConfig(json: unknown, file?: string): C;
   /** The config as Hugging Face writes it (for saving). */
   toHfConfig(c: C): Record<string, unknown>;

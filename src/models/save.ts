@@ -5,7 +5,9 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { CausalLMArch } from './causal-lm.ts';
+import type { CausalLMArch, ModelArch } from './causal-lm.ts';
+import { isSeq2SeqArch, type T5Config } from './t5.ts';
+import { listT5Weights } from './t5-graphs.ts';
 import type { WeightStore } from '../nn/var-builder.ts';
 import { listWeights } from '../nn/init-store.ts';
 import { writeHfModelFolder } from '../train/hf-output.ts';
@@ -14,8 +16,13 @@ import { hfToGgufName, permuteQkForGguf, qkPermuteHeads } from '../formats/name-
 import { ggufMetadataFromHf } from './gguf-config.ts';
 import { SlmError, UnsupportedError } from '../errors.ts';
 
+/** Every checkpoint tensor of a decoder or a T5 with its shape. */
+export function weightShapesOf<C>(arch: CausalLMArch<C> | ModelArch<C>, config: C): Map<string, number[]> {
+  return isSeq2SeqArch(arch as ModelArch<unknown>) ? listT5Weights(config as T5Config) : listWeights(arch as CausalLMArch<C>, config);
+}
+
 export interface SaveModelInput<C> {
-  arch: CausalLMArch<C>;
+  arch: CausalLMArch<C> | ModelArch<C>;
   config: C;
   store: WeightStore;
 }
@@ -33,7 +40,7 @@ export async function saveHfFolder<C>(dir: string, m: SaveModelInput<C>, extra: 
   await mkdir(tmp, { recursive: true });
   try {
     const weights = [];
-    for (const [name, shape] of listWeights(m.arch, m.config)) weights.push({ name, shape, data: await m.store.loadF32(name) });
+    for (const [name, shape] of weightShapesOf(m.arch, m.config)) weights.push({ name, shape, data: await m.store.loadF32(name) });
     await writeHfModelFolder(tmp, { arch: m.arch, config: m.config, weights });
     // A source model's own generation settings win over the ones derived from config.json.
     if (extra.generationConfig) await writeFile(join(tmp, 'generation_config.json'), JSON.stringify(extra.generationConfig, null, 2) + '\n');
@@ -105,7 +112,7 @@ export async function saveGguf<C>(file: string, m: SaveModelInput<C>, o: { type:
   if (!nameArch) throw new UnsupportedError(`GGUF export supports llama and phi, not ${m.arch.modelType}`);
   const heads = { numHeads: hf.num_attention_heads as number, numKvHeads: hf.num_key_value_heads as number };
   const tensors: GgufTensorToWrite[] = [];
-  for (const [name, shape] of listWeights(m.arch, m.config)) {
+  for (const [name, shape] of listWeights(m.arch as CausalLMArch<C>, m.config)) {
     const gg = hfToGgufName(nameArch, name);
     if (!gg) throw new SlmError('INVALID_ARGUMENT', `no GGUF name for tensor ${name}`);
     const h = qkPermuteHeads(nameArch, name, heads);

@@ -10,7 +10,8 @@ import { VarBuilder, type WeightStore } from './var-builder.ts';
 import { Rng, deriveSeed } from '../util/rng.ts';
 import { SlmError } from '../errors.ts';
 
-const EMPTY: WeightStore = {
+/** A store with no tensors (listing what a graph asks for). */
+export const EMPTY: WeightStore = {
   shape: () => undefined,
   loadF32: async (n) => {
     throw new SlmError('NOT_FOUND', `no tensor ${n}`);

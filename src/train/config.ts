@@ -90,9 +90,9 @@ export const TrainConfigSchema = z
     threads: posInt().optional().describe("onnxruntime intra-op threads (default: its choice). Bit-exact resume needs the same value."),
     onnxCacheDir: z.string().optional().describe('Cache of built ONNX graphs (default $SLMKIT_CACHE/onnx or ~/.cache/slmkit/onnx).'),
     objective: z
-      .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm'])
+      .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm', 'seq2seq'])
       .default('causal-lm')
-      .describe('Training objective. causal-lm: next-token prediction (llama, phi). ul2r: UL2 mixture of denoisers with mode tokens as prefix-LM rows, bidirectional over the inputs, loss on the targets (llama, phi). span-corruption: T5 span corruption in the same prefix-LM form (llama, phi). mlm: RoBERTa masked LM (roberta). See the objectives section below.'),
+      .describe('Training objective. causal-lm: next-token prediction (llama, phi). ul2r: UL2 mixture of denoisers with mode tokens as prefix-LM rows, bidirectional over the inputs, loss on the targets (llama, phi). span-corruption: T5 span corruption in the same prefix-LM form (llama, phi). mlm: RoBERTa masked LM (roberta). seq2seq: T5 input->target pairs from JSONL {"input", "target"} lines, loss on the target (t5; default model type for init). On t5, ul2r and span-corruption train the encoder-decoder: inputs to the encoder, targets to the decoder. See the objectives section below.'),
     ul2r: Ul2rConfigSchema.optional().describe('Settings of objective ul2r.'),
     spanCorruption: SpanCorruptionConfigSchema.optional().describe('Settings of objective span-corruption.'),
     mlm: MlmConfigSchema.optional().describe('Settings of objective mlm.'),

@@ -70,5 +70,6 @@ export async function writeHfModelFolder<C>(dir: string, m: HfModelToWrite<C>): 
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const gen: Record<string, unknown> = { _from_model_config: true, bos_token_id: cfg.bos_token_id, eos_token_id: cfg.eos_token_id };
   if (cfg.pad_token_id !== undefined && cfg.pad_token_id !== null) gen.pad_token_id = cfg.pad_token_id;
+  if (typeof cfg.decoder_start_token_id === 'number') gen.decoder_start_token_id = cfg.decoder_start_token_id; // encoder-decoders (T5)
   writeFileAtomic(join(dir, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
 }

@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import type { ModelArch } from '../models/causal-lm.ts';
 import { modelArch } from '../models/registry.ts';
 import { isMaskedLMArch, listEncoderWeights } from '../models/roberta.ts';
+import { isSeq2SeqArch } from '../models/t5.ts';
 import { CheckpointStore } from '../models/checkpoint-store.ts';
 import { openModelFolder } from '../formats/model-folder.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
-import { listWeights, randomWeights } from '../nn/init-store.ts';
+import { randomWeights } from '../nn/init-store.ts';
+import { weightShapesOf } from '../models/save.ts';
 import type { WeightStore } from '../nn/var-builder.ts';
 import { loadTokenizer } from '../tokenizer/index.ts';
 import { PackedRows, loadTokenizedCorpus, numDocuments, splitDocuments } from '../data/index.ts';
@@ -26,7 +28,7 @@ import { readMetrics, type StepMetrics } from './metrics.ts';
 import { lossCurveSvg } from './svg.ts';
 import { singleDocumentWarning } from './held-out-notice.ts';
 import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
-import { checkObjectiveArch, objectiveData, objectiveTokens, streamBos } from './objectives/index.ts';
+import { checkObjectiveArch, objectiveData, objectiveTokens, seq2seqObjectiveData, streamBos } from './objectives/index.ts';
 import { resizedVocabStore } from './resize-vocab.ts';
 import { requireDecoder } from './objective.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
@@ -66,13 +68,13 @@ async function readInit(init: string | Record<string, unknown>): Promise<{ json:
 
 /** Every checkpoint tensor of the architecture with its shape. */
 function weightShapes(arch: ModelArch<unknown>, config: unknown): Map<string, number[]> {
-  return isMaskedLMArch(arch) ? listEncoderWeights(arch, config) : listWeights(arch as Parameters<typeof listWeights>[0], config);
+  return isMaskedLMArch(arch) ? listEncoderWeights(arch, config) : weightShapesOf(arch, config);
 }
 
 export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Promise<RunTrainingResult> {
   const log = io.log ?? (() => {});
   const tokPath = cfg.tokenizer ?? cfg.model!;
-  const defaultType = cfg.objective === 'mlm' ? 'roberta' : 'llama';
+  const defaultType = cfg.objective === 'mlm' ? 'roberta' : cfg.objective === 'seq2seq' ? 't5' : 'llama';
   // Objective vs architecture first: a mismatch is reported before tokens or weights matter.
   const declaredType = cfg.model ? (await openModelFolder(cfg.model)).modelType : (await readInit(cfg.init!)).json.model_type ?? defaultType;
   checkObjectiveArch(cfg.objective, modelArch(declaredType, cfg.model ? join(cfg.model, 'config.json') : 'init'));
@@ -110,6 +112,8 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     json.eos_token_id ??= tok.eosId ?? null;
     arch = modelArch(json.model_type ?? defaultType, file);
     if (isMaskedLMArch(arch)) json.pad_token_id ??= tok.padId ?? tok.tokenToId('<pad>');
+    // T5 decodes from <pad> (HF's T5 configs: decoder_start_token_id = pad_token_id = 0).
+    if (isSeq2SeqArch(arch)) json.decoder_start_token_id ??= json.pad_token_id ??= tok.padId ?? 0;
     config = arch.parseConfig(json, file);
     base = randomWeights(weightShapes(arch, config), cfg.seed, cfg.initStd);
   }
@@ -121,30 +125,35 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     if (eosId === undefined) throw new SlmError('INVALID_ARGUMENT', `${tokPath}: the tokenizer has no EOS token (needed between packed documents)`);
 
     // ---- data
-    const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).digest('hex');
-    const data = await loadTokenizedCorpus(typeof cfg.data === 'string' ? [cfg.data] : cfg.data, {
-      encode: (t) => tok.encode(t, { addSpecialTokens: false }),
-      tokenizerId,
-      documentSeparator: cfg.documentSeparator,
-      cacheDir: cfg.tokenCacheDir,
-      signal: io.signal,
-    });
-    log(`data: ${data.files.length} file(s), ${numDocuments(data.corpus)} documents, ${data.corpus.tokens.length} tokens${data.cacheHit ? ' (cached)' : ''}`);
-    // One document cannot be split into train and held-out: say so (and why) instead of failing or evaluating nothing.
-    const oneDocument = numDocuments(data.corpus) < 2 && cfg.evalEvery > 0 && cfg.heldOut > 0;
-    if (oneDocument) log(singleDocumentWarning(data.files, numDocuments(data.corpus), cfg.documentSeparator));
-    const split = splitDocuments(numDocuments(data.corpus), oneDocument ? 0 : cfg.heldOut, cfg.seed);
-    const pack = { seqLen: cfg.seqLen, eosId, bosId: streamBos(cfg, tokens), seed: cfg.seed };
-    const trainRows = new PackedRows(data.corpus, { ...pack, documents: split.train });
-    let heldOut: PackedRows | undefined;
-    if (split.heldOut.length > 0) {
-      try {
-        heldOut = new PackedRows(data.corpus, { ...pack, documents: split.heldOut, shuffle: false });
-      } catch (e) {
-        log(`evaluation off: the held-out documents are too short for one row (${(e as Error).message})`);
+    // Input/target pairs (seq2seq) are rows of their own; everything else packs a text corpus.
+    const corpusData = async () => {
+      const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).digest('hex');
+      const data = await loadTokenizedCorpus(typeof cfg.data === 'string' ? [cfg.data] : cfg.data, {
+        encode: (t) => tok.encode(t, { addSpecialTokens: false }),
+        tokenizerId,
+        documentSeparator: cfg.documentSeparator,
+        cacheDir: cfg.tokenCacheDir,
+        signal: io.signal,
+      });
+      log(`data: ${data.files.length} file(s), ${numDocuments(data.corpus)} documents, ${data.corpus.tokens.length} tokens${data.cacheHit ? ' (cached)' : ''}`);
+      // One document cannot be split into train and held-out: say so (and why) instead of failing or evaluating nothing.
+      const oneDocument = numDocuments(data.corpus) < 2 && cfg.evalEvery > 0 && cfg.heldOut > 0;
+      if (oneDocument) log(singleDocumentWarning(data.files, numDocuments(data.corpus), cfg.documentSeparator));
+      const split = splitDocuments(numDocuments(data.corpus), oneDocument ? 0 : cfg.heldOut, cfg.seed);
+      const pack = { seqLen: cfg.seqLen, eosId, bosId: streamBos(cfg, tokens), seed: cfg.seed };
+      const trainRows = new PackedRows(data.corpus, { ...pack, documents: split.train });
+      let heldOut: PackedRows | undefined;
+      if (split.heldOut.length > 0) {
+        try {
+          heldOut = new PackedRows(data.corpus, { ...pack, documents: split.heldOut, shuffle: false });
+        } catch (e) {
+          log(`evaluation off: the held-out documents are too short for one row (${(e as Error).message})`);
+        }
       }
-    }
-    const objective = objectiveData(cfg, arch, config, tokens, eosId, { train: trainRows, heldOut });
+      const objective = objectiveData(cfg, arch, config, tokens, eosId, { train: trainRows, heldOut });
+      return { objective, trainTokens: trainRows.streamLength, heldOutDocuments: split.heldOut.length };
+    };
+    const { objective, trainTokens, heldOutDocuments } = cfg.objective === 'seq2seq' ? seq2seqObjectiveData(cfg, tok, arch, config, eosId, log) : await corpusData();
 
     // ---- what trains
     let store: WeightStore = base;
@@ -236,8 +245,8 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       modelType: arch.modelType,
       parameters: [...all.values()].reduce((a, s) => a + numel(s), 0),
       trainableParameters: trainer.buffers.weights.reduce((a, w) => a + numel(w.shape), 0),
-      trainTokens: trainRows.streamLength,
-      heldOutDocuments: split.heldOut.length,
+      trainTokens,
+      heldOutDocuments,
       resumedFrom: resumeFrom,
     };
   } finally {

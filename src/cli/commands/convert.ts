@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { Command } from '../command.ts';
 import { resolveModelArgument } from '../resolve-model.ts';
 import { openModelWeights } from '../../models/load.ts';
+import { isT5Model } from '../../models/t5-load.ts';
+import { convertT5 } from './convert-t5.ts';
 import { ggufTokenizerMetadata, readTokenizerFiles, saveGguf, saveHfFolder, type GgufWeightType } from '../../models/save.ts';
 import { ggufTokenizerSource } from '../../tokenizer/gguf-vocab.ts';
 import { SlmError } from '../../errors.ts';
@@ -36,6 +38,7 @@ const command: Command = {
     const toGguf = dst.endsWith('.gguf');
     if (!toGguf && values.dtype !== undefined && dtype !== 'f32') throw new SlmError('INVALID_ARGUMENT', 'a Hugging Face folder is written as float32; --dtype applies to GGUF output');
     const t0 = performance.now();
+    if (await isT5Model(src)) return convertT5(src, dst, type, { json: !!values.json, t0 }, io); // encoder-decoders
     const m = await openModelWeights(src);
     try {
       const hf = m.arch.toHfConfig(m.config);

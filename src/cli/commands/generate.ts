@@ -11,6 +11,8 @@ import { GENERATE_JSON_FIELDS, generateJson } from '../generate-json.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
 import { DECODING_METHOD_OPTIONS, loadDecodingTarget, startGeneration } from '../decoding-methods.ts';
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
+import { isT5Model } from '../../models/t5-load.ts';
+import { runT5Generate } from './generate-t5.ts';
 
 const generateCommand: Command = {
   name: 'generate',
@@ -23,6 +25,7 @@ const generateCommand: Command = {
     ...LORA_OPTION,
     ...DECODING_METHOD_OPTIONS,
     json: { type: 'boolean', description: `print one JSON object: ${GENERATE_JSON_FIELDS}` },
+    'num-beams': { type: 'string', description: 'beam search with n beams (T5 models; default generation_config.json)', valueName: 'n' },
   },
   async run({ values, positionals }, io) {
     const flagPrompt = values.prompt as string | undefined;
@@ -35,6 +38,9 @@ const generateCommand: Command = {
     const prompt = flagPrompt ?? rest.join(' ');
     const sampling = samplingFromFlags(values);
     const json = !!values.json;
+    // Encoder-decoders (T5) are text-to-text: their own path (generate-t5.ts).
+    if (await isT5Model(model)) return runT5Generate({ model, prompt, sampling, temperatureGiven: values.temperature !== undefined, load: loadFromFlags(values), numBeams: values['num-beams'] as string | undefined, json }, io);
+    if (values['num-beams'] !== undefined) throw new SlmError('INVALID_ARGUMENT', '--num-beams is supported for T5 models only');
 
     const loadOpts = { ...loadFromFlags(values), signal: io.signal };
     const lm = await loadDecodingTarget(model, values, loadOpts, await adapterFromFlags(values));

@@ -1,5 +1,7 @@
 // `slm serve <model>`: an OpenAI-compatible HTTP server on loopback by default.
 import { stat } from 'node:fs/promises';
+import { isT5Model } from '../../models/t5-load.ts';
+import { loadT5ServedModel } from '../../server/t5-served-model.ts';
 import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
 import { formatLogLine, type LogFormat } from '../../server/access-log.ts';
@@ -95,7 +97,10 @@ const serve: Command = {
     const unwatchParent = stopWithNpmParent(onStop);
     // Listen first so /health can say 503 while the model loads.
     const eft = await eftPairsFromFlags(values);
-    const model = loadServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+    // T5 folders are served text-to-text through their own adapter (src/server/t5-served-model.ts).
+    const model = (await isT5Model(path))
+      ? loadT5ServedModel(path, { signal: stop.signal })
+      : loadServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {

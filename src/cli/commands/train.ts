@@ -95,7 +95,7 @@ const train: Command = {
     'lora-alpha': { type: 'string', valueName: 'x', description: 'LoRA alpha' },
     'lora-dropout': { type: 'string', valueName: 'p', description: 'LoRA dropout' },
     'lora-targets': { type: 'string', valueName: 'a,b', description: 'LoRA target modules (e.g. q_proj,v_proj)' },
-    objective: { type: 'string', valueName: 'name', description: 'causal-lm | ul2r | span-corruption | mlm' },
+    objective: { type: 'string', valueName: 'name', description: 'causal-lm | ul2r | span-corruption | mlm | seq2seq (T5: JSONL input/target)' },
     's-denoiser': { type: 'string', valueName: 'suffix-25|random-split', description: 'ul2r: S-denoiser variant' },
     'noise-density': { type: 'string', valueName: 'x', description: 'span-corruption: fraction of tokens hidden' },
     'mean-span-length': { type: 'string', valueName: 'x', description: 'span-corruption: mean hidden span length' },

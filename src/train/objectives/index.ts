@@ -1,6 +1,8 @@
 // From a run config to an objective: its special tokens, its training batch source and its
 // held-out rows. run.ts calls objectiveTokens before building the model (added tokens change
 // vocab_size) and objectiveData once the data is packed.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HfTokenizer } from '../../tokenizer/hf-tokenizer.ts';
 import type { ModelArch } from '../../models/causal-lm.ts';
 import type { MaskedLMArch } from '../../models/roberta.ts';
@@ -14,6 +16,10 @@ import type { TrainConfig } from '../config.ts';
 import { causalLMObjective, packedEvalRows, type BatchSource, type EvalRows, type TrainObjective } from '../objective.ts';
 import { spanCorruptionObjective, ul2rObjective } from './prefix-lm.ts';
 import { mlmObjective } from './mlm.ts';
+import { isSeq2SeqArch, type T5Config } from '../../models/t5.ts';
+import { Seq2SeqBatches, readSeq2SeqJsonl, seq2seqEvalRows } from '../../data/seq2seq-rows.ts';
+import { splitDocuments } from '../../data/index.ts';
+import { encoderDecoderObjective } from './encoder-decoder.ts';
 import { MODE_TOKEN_NAMES, maskTokenName, resolveTokens, sentinelToken, type ResolvedTokens } from './special-tokens.ts';
 
 export { prefixLMObjective, ul2rObjective, spanCorruptionObjective } from './prefix-lm.ts';
@@ -44,6 +50,8 @@ function denoisingTask(cfg: TrainConfig, ids: { sentinels: number[]; modes: Reco
 
 /** Throws the typed error when `objective` cannot train `arch` (before anything is loaded). */
 export function checkObjectiveArch(objective: TrainConfig['objective'], arch: ModelArch<unknown>): void {
+  // On a T5, seq2seq / span-corruption / ul2r train the encoder-decoder (encoder-decoder.ts).
+  if (objective === 'seq2seq' || (isSeq2SeqArch(arch) && (objective === 'ul2r' || objective === 'span-corruption'))) return encoderDecoderObjective(objective, 0, 0).checkArch(arch);
   const o = { 'causal-lm': causalLMObjective, ul2r: ul2rObjective, 'span-corruption': spanCorruptionObjective, mlm: mlmObjective(0) }[objective];
   o.checkArch(arch);
 }
@@ -104,7 +112,7 @@ export function objectiveData(cfg: TrainConfig, arch: ModelArch<unknown>, config
     const m = cfg.mlm ?? { maskProbability: 0.15, maskShare: 0.8, randomShare: 0.1 };
     transform = mlmRowTransform({ seqLen: cfg.seqLen, maskId, vocabSize: Math.min(t.tok.vocabSize, a.vocabSize(config)), bosId: t.bosId, specialIds: specials, ...m });
   } else {
-    objective = cfg.objective === 'ul2r' ? ul2rObjective : spanCorruptionObjective;
+    objective = isSeq2SeqArch(arch) ? t5Objective(cfg.objective, config) : cfg.objective === 'ul2r' ? ul2rObjective : spanCorruptionObjective;
     objective.checkArch(arch);
     const rowOpts = { seqLen: cfg.seqLen, eosId, bosId: t.bosId, padId: eosId };
     const count = sentinelsNeeded(denoisingTask(cfg, { sentinels: [], modes: { R: 0, S: 0, X: 0 } }), rowOpts);
@@ -121,5 +129,39 @@ export function objectiveData(cfg: TrainConfig, arch: ModelArch<unknown>, config
     objective,
     train: new TransformedBatches(rows.train, cfg.batchSize, transform, cfg.seed, stream),
     heldOut: rows.heldOut && transformedEvalRows(rows.heldOut, transform, cfg.seed, stream),
+  };
+}
+
+function t5Objective(name: string, config: unknown): TrainObjective {
+  const c = config as T5Config;
+  return encoderDecoderObjective(name, c.decoderStartTokenId, c.padTokenId);
+}
+
+function jsonlFiles(data: string | string[]): string[] {
+  const out: string[] = [];
+  for (const p of typeof data === 'string' ? [data] : data) {
+    if (statSync(p).isDirectory()) out.push(...readdirSync(p).filter((n) => n.endsWith('.jsonl')).sort().map((n) => join(p, n)));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Objective seq2seq: JSONL input/target pairs (files or folders of .jsonl), a held-out split, shuffled rows. */
+export function seq2seqObjectiveData(cfg: TrainConfig, tok: HfTokenizer, arch: ModelArch<unknown>, config: unknown, eosId: number, log: (m: string) => void): { objective: ObjectiveData; trainTokens: number; heldOutDocuments: number } {
+  const objective = t5Objective('seq2seq', config);
+  objective.checkArch(arch);
+  const files = jsonlFiles(cfg.data);
+  const examples = readSeq2SeqJsonl(files, (t) => tok.encode(t, { addSpecialTokens: false }), eosId, cfg.seqLen);
+  const split = splitDocuments(examples.length, cfg.heldOut, cfg.seed);
+  const pick = (ids: ArrayLike<number>) => Array.from(ids, (i) => examples[i]!);
+  const train = pick(split.train);
+  const heldOut = pick(split.heldOut);
+  const padId = (config as T5Config).padTokenId;
+  const trainTokens = train.reduce((a, e) => a + e.input.length + e.target.length, 0);
+  log(`data: ${files.length} file(s), ${examples.length} input/target pairs (${heldOut.length} held out), ${trainTokens} training tokens`);
+  return {
+    objective: { objective, train: new Seq2SeqBatches(train, cfg.batchSize, cfg.seqLen, padId, cfg.seed), heldOut: heldOut.length ? seq2seqEvalRows(heldOut, cfg.seqLen, padId) : undefined },
+    trainTokens,
+    heldOutDocuments: heldOut.length,
   };
 }
