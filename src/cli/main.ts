@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   merge: async () => (await import('./commands/merge.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,
   convert: async () => (await import('./commands/convert.ts')).default,
+  eval: async () => (await import('./commands/eval.ts')).default,
 };
 
 function helpFor(cmd: Command): string {
