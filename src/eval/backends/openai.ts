@@ -63,7 +63,7 @@ export class EndpointModel implements EvalModel {
   constructor(private readonly o: EndpointOptions) {
     const base = o.baseUrl.replace(/\/+$/, '').replace(/\/(chat\/)?completions$/, '');
     this.root = base.replace(/\/v1$/, '');
-    this.client = new OpenAICompatibleClient({ baseURL: base, apiKey: o.apiKey, maxRetries: o.maxRetries ?? 3, timeoutMs: o.timeoutMs ?? 300_000, fetch: o.fetch });
+    this.client = new OpenAICompatibleClient({ baseURL: base, apiKey: o.apiKey, maxRetries: o.maxRetries ?? 3, timeoutMs: o.timeoutMs ?? 300_000, ...(o.fetch ? { fetch: o.fetch } : {}) });
     this.name = o.model;
     this.id = JSON.stringify(['endpoint', base, o.model, o.chat ? 'chat' : 'completions']);
     this.modelArgs = { base_url: base, model: o.model, num_concurrent: o.concurrency ?? 1, tokenizer_backend: o.tokenizer ?? 'auto' };
