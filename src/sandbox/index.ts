@@ -105,6 +105,8 @@ export async function runSandboxed(run: SandboxRun): Promise<SandboxResult> {
       '--dev', '/dev',
       '--bind', dir, '/work',
       '--bind', dir, '/tmp',
+      // The root bwrap builds is a tmpfs: read-only, so /work (= /tmp) is the only writable place.
+      '--remount-ro', '/',
       '--chdir', '/work',
       '--unshare-all',
       '--die-with-parent',
