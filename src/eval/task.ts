@@ -65,9 +65,9 @@ export class EvalTask {
     if (!OUTPUT_TYPES.has(ot)) throw new FormatError(this.where, 'output_type', `unknown output_type '${String(ot)}'`);
     this.outputType = ot;
     if (config.process_docs !== undefined && !isFunctionRef(config.process_docs)) throw new FormatError(this.where, 'process_docs', 'expected !function');
-    for (const k of ['custom_dataset', 'doc_to_decontamination_query'] as const) {
-      if (isFunctionRef(config[k])) resolveFunction(config[k], this.dir, this.where);
-    }
+    // Every `!function` is resolved now, so a Python-only one fails before any data is read.
+    const fc = (config.fewshot_config ?? {}) as RawConfig;
+    for (const v of [...Object.values(config), ...Object.values(fc)]) if (isFunctionRef(v)) resolveFunction(v, this.dir, this.where);
     this.targetDelimiter = (config.target_delimiter as string | undefined) ?? ' ';
     this.fewshotDelimiter = (config.fewshot_delimiter as string | undefined) ?? '\n\n';
     const yamlShots = config.num_fewshot as number | undefined;

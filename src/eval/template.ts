@@ -55,8 +55,8 @@ export function renderTemplate(source: string, doc: Record<string, unknown>, whe
       cache.set(source, t);
     }
     let out = t.render(doc);
-    // lm-eval's environment has keep_trailing_newline=True.
-    if (source.endsWith('\n') && !out.endsWith('\n')) out += '\n';
+    // lm-eval's environment has keep_trailing_newline=True; this Jinja drops the template's last newline.
+    if (source.endsWith('\n')) out += '\n';
     return out;
   } catch (e) {
     throw new SlmError('INVALID_ARGUMENT', `${where}: template ${JSON.stringify(source.slice(0, 80))} failed: ${(e as Error).message}`);

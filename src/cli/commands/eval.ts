@@ -95,6 +95,7 @@ const command: Command = {
       const filled = Math.round(frac * width);
       stderr.write(`\rrequests ${done}/${total} [${'='.repeat(filled)}${' '.repeat(width - filled)}] ${formatDuration(elapsed)} ETA ${formatDuration(eta)}\x1b[K`);
     };
+    const cache = new RequestCache(cachePath);
     try {
       const run = await runEval({
         tasks,
@@ -106,7 +107,7 @@ const command: Command = {
         fewshotSeed: seed,
         seed,
         bootstrapIters: int(values['bootstrap-iters'], 'bootstrap-iters'),
-        cache: new RequestCache(cachePath),
+        cache,
         logSamples: !!values['log-samples'],
         confirmUnsafeCode: !!values['confirm-run-unsafe-code'],
         signal: io.signal,
@@ -114,7 +115,8 @@ const command: Command = {
       });
       if (stderr.isTTY) stderr.write('\r\x1b[K');
       const seconds = (performance.now() - started) / 1000;
-      io.stderr.write(`slm eval: ${run.tasks.map((t) => `${t.task.name} (${t.nEffective} docs)`).join(', ')} in ${seconds.toFixed(1)} s\n`);
+      const cached = cache.hits ? `, ${cache.hits} answers from the cache` : '';
+      io.stderr.write(`slm eval: ${run.tasks.map((t) => `${t.task.name} (${t.nEffective} docs)`).join(', ')} in ${seconds.toFixed(1)} s${cached}\n`);
       if (values.output !== undefined) {
         const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, '');
         const out = String(values.output);
