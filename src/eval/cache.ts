@@ -8,10 +8,14 @@ import { dirname } from 'node:path';
 export class RequestCache {
   private readonly map = new Map<string, unknown>();
   hits = 0;
+  /** The file ends in a torn line: the next append starts on a new line. */
+  private torn = false;
 
   constructor(readonly path: string | undefined) {
     if (!path || !existsSync(path)) return;
-    for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const text = readFileSync(path, 'utf8');
+    this.torn = text.length > 0 && !text.endsWith('\n');
+    for (const line of text.split('\n')) {
       if (!line) continue;
       try {
         const { k, v } = JSON.parse(line) as { k: string; v: unknown };
@@ -37,6 +41,7 @@ export class RequestCache {
     if (!this.path) return;
     mkdirSync(dirname(this.path), { recursive: true });
     // One write per line: O_APPEND keeps lines whole between concurrent writers.
-    appendFileSync(this.path, `${JSON.stringify({ k: key, v: value })}\n`);
+    appendFileSync(this.path, `${this.torn ? '\n' : ''}${JSON.stringify({ k: key, v: value })}\n`);
+    this.torn = false;
   }
 }
