@@ -40,3 +40,7 @@ export { ul2rObjective, spanCorruptionObjective, mlmObjective, prefixLMObjective
 // Serving and the client side of the same protocol.
 export { createServer, loadServedModel, type ServedModel } from './server/index.ts';
 export { OpenAICompatibleClient } from './client/openai-client.ts';
+
+// Evaluation (lm-evaluation-harness task files) and the code sandbox.
+export * as evaluation from './eval/index.ts';
+export { runSandboxed, runPythonProgram, type SandboxLimits } from './sandbox/index.ts';
