@@ -176,7 +176,9 @@ export async function evaluate(tasks: EvalTask[], model: EvalModel, o: EvaluateO
             args[`gen_args_${i}`] = r.type === 'loglikelihood' ? { arg_0: r.context, arg_1: r.continuation } : r.type === 'generate_until' ? { arg_0: r.context, arg_1: r.gen } : { arg_0: r.text };
           });
           const target = task.outputType === 'multiple_choice' ? String(task.docToTarget(doc)) : task.goldText(doc);
-          const stringify = (a: unknown) => (Array.isArray(a) ? a.map(String) : a);
+          // lm-eval logs answers as Python str(): ["-1.25", "False"].
+          const py = (x: unknown) => (typeof x === 'boolean' ? (x ? 'True' : 'False') : String(x));
+          const stringify = (a: unknown) => (Array.isArray(a) ? a.map(py) : a);
           samples.push({
             doc_id: di,
             doc,

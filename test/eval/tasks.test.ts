@@ -84,6 +84,8 @@ test('built-in tasks over ../shared/datasets: prompts, targets and choices', { s
   assert.equal(arc.docToChoice(d)![0], 'Sunlight is the source of energy for nearly all ecosystems.');
   assert.equal(arc.docToTarget(d), 0);
   assert.equal(task('arc_challenge').evalDocs().length, 1172);
+  const boolq = task('boolq');
+  assert.deepEqual(boolq.evalDocs().slice(0, 2).map((x) => boolq.docToTarget(x)), [0, 1]); // labels "false", "true"
   const cb = task('cb');
   assert.equal(cb.evalDocs().length, 56);
   assert.equal(cb.docToTarget(cb.evalDocs()[0]!), 1); // "contradiction"
