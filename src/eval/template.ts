@@ -43,7 +43,82 @@ function patchArrays(): void {
   });
 }
 
-const cache = new Map<string, Template>();
+const cache = new Map<string, { template: Template; names: string[] }>();
+
+/** Globals a template may use without the document defining them. */
+const GLOBALS = new Set(['range', 'namespace', 'loop', 'true', 'false', 'none', 'True', 'False', 'None', 'raise_exception', 'strftime_now', 'dict', 'cycler', 'joiner', 'caller', 'varargs', 'kwargs']);
+
+type Node = { type?: string; [k: string]: unknown };
+
+/**
+ * The free variables a template reads (lm-eval renders with StrictUndefined, so a name the
+ * document lacks is an error, not an empty string). Attribute names, filter and test names,
+ * keyword names, names the template assigns (for/set/macro) and `x is defined` operands are not.
+ */
+function freeNames(root: Node): string[] {
+  const used = new Set<string>();
+  const bound = new Set<string>();
+  const bind = (n: unknown) => {
+    const node = n as Node;
+    if (node?.type === 'Identifier') bound.add(node.value as string);
+    else if (Array.isArray(node?.value)) node.value.forEach(bind);
+  };
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) return n.forEach(walk);
+    if (n instanceof Map) {
+      for (const [k, v] of n) {
+        walk(k);
+        walk(v);
+      }
+      return;
+    }
+    if (!n || typeof n !== 'object') return;
+    const node = n as Node;
+    switch (node.type) {
+      case 'Identifier':
+        used.add(node.value as string);
+        return;
+      case 'MemberExpression':
+        walk(node.object);
+        if (node.computed) walk(node.property);
+        return;
+      case 'FilterExpression':
+        walk(node.operand);
+        if ((node.filter as Node).type === 'CallExpression') walk((node.filter as Node).args);
+        return;
+      case 'TestExpression':
+        if (!['defined', 'undefined'].includes((node.test as Node).value as string)) walk(node.operand);
+        return;
+      case 'FilterStatement':
+        if ((node.filter as Node).type === 'CallExpression') walk((node.filter as Node).args);
+        walk(node.body);
+        return;
+      case 'KeywordArgumentExpression':
+        walk(node.value);
+        return;
+      case 'For':
+        bind(node.loopvar);
+        walk(node.iterable);
+        walk(node.body);
+        walk(node.defaultBlock);
+        return;
+      case 'Set':
+        bind(node.assignee);
+        walk(node.value);
+        walk(node.body);
+        return;
+      case 'Macro':
+        bind(node.name);
+        for (const a of (node.args ?? []) as Node[]) bind(a.type === 'KeywordArgumentExpression' ? a.key : a);
+        walk(node.body);
+        return;
+      default:
+        for (const [k, v] of Object.entries(node)) if (k !== 'type' && v && typeof v === 'object') walk(v);
+    }
+  };
+  walk(root);
+  return [...used].filter((n) => !bound.has(n) && !GLOBALS.has(n));
+}
 
 /** Renders `source` with the doc's fields as variables. */
 export function renderTemplate(source: string, doc: Record<string, unknown>, where: string): string {
@@ -51,10 +126,13 @@ export function renderTemplate(source: string, doc: Record<string, unknown>, whe
   let t = cache.get(source);
   try {
     if (!t) {
-      t = new Template(source);
+      const template = new Template(source);
+      t = { template, names: freeNames(template.parsed as unknown as Node) };
       cache.set(source, t);
     }
-    let out = t.render(doc);
+    const missing = t.names.filter((n) => !(n in doc));
+    if (missing.length) throw new Error(`'${missing.join("', '")}' is undefined (the document's fields: ${Object.keys(doc).join(', ')})`);
+    let out = t.template.render(doc);
     // lm-eval's environment has keep_trailing_newline=True; this Jinja drops the template's last newline.
     if (source.endsWith('\n')) out += '\n';
     return out;

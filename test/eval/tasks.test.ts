@@ -69,6 +69,10 @@ test('a Python !function is an error naming it; a missing data file names every 
   });
   assert.throws(() => new EvalTask(index.tasks.get('hub_task')!.config, data).evalDocs(), /local files only/);
   assert.throws(() => resolveSelection(index, ['no_such_task']), /no task, group or tag named 'no_such_task'/);
+  // StrictUndefined, as lm-eval renders: a misspelt field is an error naming it, not an empty prompt.
+  const typo = folder({ 'd.jsonl': rows, 't.yaml': 'task: typo\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: d.jsonl\ntest_split: test\ndoc_to_text: "Q: {{qestion}}"\n' });
+  const typoTask = new EvalTask(new TaskIndex([typo]).tasks.get('typo')!.config, { dataDirs: [] });
+  assert.throws(() => typoTask.fewshotContext(typoTask.evalDocs()[0]!), /'qestion' is undefined \(the document's fields: q, a\)/);
 });
 
 const shared = defaultDataDirs().find((d) => existsSync(join(d, 'gsm8k')));
