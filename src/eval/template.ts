@@ -4,6 +4,7 @@
 // the list methods lm-eval task files use (`.index(x)`, `.count(x)`) added to its arrays.
 import { Environment, Template } from '@huggingface/jinja';
 import { SlmError } from '../errors.ts';
+import { pyRegex } from './pyregex.ts';
 
 let patched = false;
 
@@ -45,8 +46,47 @@ function patchArrays(): void {
 
 const cache = new Map<string, { template: Template; names: string[] }>();
 
+/** lm-eval's one extra filter, `regex_replace(pattern, repl, count=0)` (re.sub), as a call. */
+const REGEX_REPLACE = '__slmkit_regex_replace';
+
+function regexReplace(s: unknown, pattern: string, repl: string, count = 0): string {
+  const re = pyRegex(pattern);
+  let n = 0;
+  // Python's \1 / \g<name> back-references.
+  return String(s).replace(re, (...m: unknown[]) => {
+    if (count > 0 && n >= count) return m[0] as string;
+    n++;
+    const groups = m.slice(1, -2) as Array<string | undefined>;
+    return repl.replace(/\\(\d+)|\\g<(\w+)>/g, (_x, d: string | undefined, name: string | undefined) => (d !== undefined ? (groups[Number(d) - 1] ?? '') : (((m.at(-1) as Record<string, string> | undefined)?.[name!]) ?? '')));
+  });
+}
+
+/** Rewrites `x | regex_replace(a, b)` into `__slmkit_regex_replace(x, a, b)` (this Jinja has no custom filters). */
+function rewriteRegexReplace(n: unknown): void {
+  if (Array.isArray(n)) return n.forEach(rewriteRegexReplace);
+  if (n instanceof Map) {
+    for (const [k, v] of n) {
+      rewriteRegexReplace(k);
+      rewriteRegexReplace(v);
+    }
+    return;
+  }
+  if (!n || typeof n !== 'object') return;
+  const node = n as Node;
+  for (const [k, v] of Object.entries(node)) if (k !== 'type' && v && typeof v === 'object') rewriteRegexReplace(v);
+  if (node.type !== 'FilterExpression') return;
+  const f = node.filter as Node;
+  const name = f.type === 'CallExpression' ? (f.callee as Node).value : f.value;
+  if (name !== 'regex_replace') return;
+  node.type = 'CallExpression';
+  node.callee = { type: 'Identifier', value: REGEX_REPLACE };
+  node.args = [node.operand, ...((f.args as unknown[] | undefined) ?? [])];
+  delete node.operand;
+  delete node.filter;
+}
+
 /** Globals a template may use without the document defining them. */
-const GLOBALS = new Set(['range', 'namespace', 'loop', 'true', 'false', 'none', 'True', 'False', 'None', 'raise_exception', 'strftime_now', 'dict', 'cycler', 'joiner', 'caller', 'varargs', 'kwargs']);
+const GLOBALS = new Set([REGEX_REPLACE, 'range', 'namespace', 'loop', 'true', 'false', 'none', 'True', 'False', 'None', 'raise_exception', 'strftime_now', 'dict', 'cycler', 'joiner', 'caller', 'varargs', 'kwargs']);
 
 type Node = { type?: string; [k: string]: unknown };
 
@@ -127,12 +167,13 @@ export function renderTemplate(source: string, doc: Record<string, unknown>, whe
   try {
     if (!t) {
       const template = new Template(source);
+      rewriteRegexReplace(template.parsed);
       t = { template, names: freeNames(template.parsed as unknown as Node) };
       cache.set(source, t);
     }
     const missing = t.names.filter((n) => !(n in doc));
     if (missing.length) throw new Error(`'${missing.join("', '")}' is undefined (the document's fields: ${Object.keys(doc).join(', ')})`);
-    let out = t.template.render(doc);
+    let out = t.template.render({ ...doc, [REGEX_REPLACE]: regexReplace });
     // lm-eval's environment has keep_trailing_newline=True; this Jinja drops the template's last newline.
     if (source.endsWith('\n')) out += '\n';
     return out;

@@ -141,3 +141,12 @@ test('TypeScript equivalents of lm-eval helpers: wikitext detokenizer, hellaswag
   assert.equal(task.docToTarget(doc), 0);
   assert.throws(() => new EvalTask(cfg, { dataDirs: [] }).evalDocs(), /hellaswag\/hellaswag_val\.jsonl' not found/);
 });
+
+test("templates: lm-eval's regex_replace filter, list .index, Python-literal choices", async () => {
+  const { renderTemplate, parsePythonLiteral } = await import('../../src/eval/template.ts');
+  const src = String.raw`{{ q | regex_replace('(\\d+) apples', '\\1 pears') }}|{{ q|regex_replace(' ', '_', 1) }}`;
+  assert.equal(renderTemplate(src, { q: 'I have 3 apples and 5 apples' }, 't'), 'I have 3 pears and 5 pears|I_have 3 apples and 5 apples');
+  assert.equal(renderTemplate("{{ ['x', 'y', 'z'].index(k) }}", { k: 'z' }, 't'), '2');
+  assert.deepEqual(parsePythonLiteral("['it\\'s', \"b\", 3, None]"), ["it's", 'b', 3, null]);
+  assert.equal(parsePythonLiteral('not a list'), undefined);
+});
