@@ -61,19 +61,21 @@ function regexReplace(s: unknown, pattern: string, repl: string, count = 0): str
   });
 }
 
+/** The AST nodes under `n`: items of a list, keys and values of a Map (object literals), fields of a node. */
+function children(n: unknown): unknown[] {
+  if (Array.isArray(n)) return n;
+  if (n instanceof Map) return [...n].flat();
+  if (!n || typeof n !== 'object') return [];
+  return Object.entries(n).filter(([k, v]) => k !== 'type' && v && typeof v === 'object').map(([, v]) => v);
+}
+
+const isNode = (n: unknown): n is Node => !!n && typeof n === 'object' && !Array.isArray(n) && !(n instanceof Map);
+
 /** Rewrites `x | regex_replace(a, b)` into `__slmkit_regex_replace(x, a, b)` (this Jinja has no custom filters). */
 function rewriteRegexReplace(n: unknown): void {
-  if (Array.isArray(n)) return n.forEach(rewriteRegexReplace);
-  if (n instanceof Map) {
-    for (const [k, v] of n) {
-      rewriteRegexReplace(k);
-      rewriteRegexReplace(v);
-    }
-    return;
-  }
-  if (!n || typeof n !== 'object') return;
-  const node = n as Node;
-  for (const [k, v] of Object.entries(node)) if (k !== 'type' && v && typeof v === 'object') rewriteRegexReplace(v);
+  children(n).forEach(rewriteRegexReplace);
+  if (!isNode(n)) return;
+  const node = n;
   if (node.type !== 'FilterExpression') return;
   const f = node.filter as Node;
   const name = f.type === 'CallExpression' ? (f.callee as Node).value : f.value;
@@ -104,16 +106,8 @@ function freeNames(root: Node): string[] {
     else if (Array.isArray(node?.value)) node.value.forEach(bind);
   };
   const walk = (n: unknown): void => {
-    if (Array.isArray(n)) return n.forEach(walk);
-    if (n instanceof Map) {
-      for (const [k, v] of n) {
-        walk(k);
-        walk(v);
-      }
-      return;
-    }
-    if (!n || typeof n !== 'object') return;
-    const node = n as Node;
+    if (!isNode(n)) return children(n).forEach(walk);
+    const node = n;
     switch (node.type) {
       case 'Identifier':
         used.add(node.value as string);
@@ -153,7 +147,7 @@ function freeNames(root: Node): string[] {
         walk(node.body);
         return;
       default:
-        for (const [k, v] of Object.entries(node)) if (k !== 'type' && v && typeof v === 'object') walk(v);
+        children(node).forEach(walk);
     }
   };
   walk(root);
