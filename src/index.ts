@@ -53,3 +53,7 @@ export { encoderDecoderObjective } from './train/objectives/encoder-decoder.ts';
 export { createServer, loadServedModel, type ServedModel } from './server/index.ts';
 export { loadT5ServedModel } from './server/t5-served-model.ts';
 export { OpenAICompatibleClient } from './client/openai-client.ts';
+
+// Evaluation (lm-evaluation-harness task files) and the code sandbox.
+export * as evaluation from './eval/index.ts';
+export { runSandboxed, runPythonProgram, type SandboxLimits } from './sandbox/index.ts';

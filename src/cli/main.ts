@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   pull: async () => (await import('./commands/pull.ts')).default,
   ls: async () => (await import('./commands/ls.ts')).default,
   rm: async () => (await import('./commands/rm.ts')).default,
+  eval: async () => (await import('./commands/eval.ts')).default,
 };
 
 function helpFor(cmd: Command): string {

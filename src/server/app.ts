@@ -14,7 +14,7 @@ import { BatchScheduler, type SchedulerStats } from './scheduler.ts';
 import { chatCompletions } from './routes/chat.ts';
 import { completions } from './routes/completions.ts';
 import { responses } from './routes/responses.ts';
-import { detokenize, embeddings, listModels, tokenize } from './routes/misc.ts';
+import { detokenize, embeddings, listModels, tokenize, tokenizerInfo } from './routes/misc.ts';
 
 export interface ServerOptions {
   /** The model, or a promise of it: the server answers /health with 503 until it resolves. */
@@ -141,6 +141,7 @@ export function createServer(opts: ServerOptions): SlmServer {
   app.post('/v1/embeddings', async (c) => embeddings(ready(), await json(c), c.req.raw.signal));
   app.post('/tokenize', async (c) => tokenize(ready(), await json(c)));
   app.post('/detokenize', async (c) => detokenize(ready(), await json(c)));
+  app.get('/tokenizer_info', () => tokenizerInfo(ready()));
 
   let server: ServerType | undefined;
   return {

@@ -102,6 +102,12 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     hasChatTemplate,
     chatStop: hasChatTemplate ? [] : FALLBACK_CHAT_STOP,
     createSession: async () => (eft ? eft.createSession() : lm.createSession()),
+    tokenizerInfo: {
+      bos_token: tok.bosId === undefined ? null : (tok.idToToken(tok.bosId) ?? null),
+      eos_token: tok.eosId === undefined ? null : (tok.idToToken(tok.eosId) ?? null),
+      pad_token: tok.padId === undefined ? null : (tok.idToToken(tok.padId) ?? null),
+      chat_template: tok.chatTemplate ?? null,
+    },
     encodeChat: (messages, o) => encodeChatPrompt(tok, messages, o?.tools),
     toolFormat: detectToolFormat(tok.chatTemplate),
     async embed(inputs, signal) {

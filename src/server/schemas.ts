@@ -82,6 +82,8 @@ export const tokenizeRequest = z.strictObject({
   content: z.string().optional(),
   prompt: z.string().optional(),
   add_special: z.boolean().optional(),
+  // lm-eval's remote tokenizer (vLLM's name for the same switch).
+  add_special_tokens: z.boolean().optional(),
 });
 export const detokenizeRequest = z.strictObject({
   model: z.string().optional(),

@@ -41,4 +41,13 @@ export interface ServedModel {
   /** One vector per token-id list (for /v1/embeddings). */
   embed?(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
   dispose?(): Promise<void>;
+  /** Special-token strings and chat template for GET /tokenizer_info (lm-eval's remote tokenizer probe). */
+  readonly tokenizerInfo?: TokenizerInfo;
+}
+
+export interface TokenizerInfo {
+  bos_token: string | null;
+  eos_token: string | null;
+  pad_token: string | null;
+  chat_template: string | null;
 }

@@ -59,7 +59,7 @@ export function tokenize(sc: ServerContext, body: unknown): Response {
   if (req.model !== undefined) checkModel(sc, req.model);
   const text = req.content ?? req.prompt;
   if (text === undefined) throw badRequest("Send the text as 'content'.", 'content');
-  const tokens = sc.model.codec.encode(text, { addSpecialTokens: req.add_special ?? false });
+  const tokens = sc.model.codec.encode(text, { addSpecialTokens: req.add_special ?? req.add_special_tokens ?? false });
   return Response.json({ tokens, count: tokens.length, max_model_len: sc.ctx });
 }
 
@@ -67,5 +67,15 @@ export function detokenize(sc: ServerContext, body: unknown): Response {
   const req = parseBody(detokenizeRequest, body);
   if (req.model !== undefined) checkModel(sc, req.model);
   for (const id of req.tokens) if (id >= sc.model.vocabSize) throw new ApiError(400, `token ${id} is outside the vocabulary (0..${sc.model.vocabSize - 1}).`, 'invalid_request_error', 'tokens');
-  return Response.json({ content: sc.model.codec.decode(req.tokens, { skipSpecialTokens: false }) });
+  const text = sc.model.codec.decode(req.tokens, { skipSpecialTokens: false });
+  // `content` (llama.cpp) and `prompt` (vLLM, read by lm-eval's remote tokenizer).
+  return Response.json({ content: text, prompt: text });
+}
+
+/** GET /tokenizer_info (vLLM's route; lm-eval's local-completions probes it for `eos_token`). */
+export function tokenizerInfo(sc: ServerContext): Response {
+  const info = sc.model.tokenizerInfo;
+  if (info) return Response.json(info);
+  const eos = sc.model.codec.eosIds[0];
+  return Response.json({ bos_token: null, eos_token: eos === undefined ? null : sc.model.codec.decode([eos], { skipSpecialTokens: false }), pad_token: null, chat_template: null });
 }
