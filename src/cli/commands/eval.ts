@@ -4,7 +4,6 @@
 // shape with --output, per-sample logs with --log-samples. Answers are cached by request, so
 // running the same command again after an interruption resumes.
 import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { cacheDir } from '../../util/cache-root.ts';
