@@ -17,6 +17,7 @@ export { evaluate, aggregateGroups } from './evaluator.ts';
 export { buildResults, markdownTable } from './results.ts';
 export type { EvalModel } from './model.ts';
 export { LocalDecoderModel, openLocalModel } from './backends/local.ts';
+export { Seq2SeqEvalModel, openSeq2SeqModel } from './backends/seq2seq.ts';
 export { EndpointModel, type EndpointOptions } from './backends/openai.ts';
 export { passAtK, exactMatch } from './metrics.ts';
 export { regexExtract } from './filters.ts';

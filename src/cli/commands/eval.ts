@@ -10,7 +10,8 @@ import { cacheDir } from '../../util/cache-root.ts';
 import { SlmError } from '../../errors.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { formatDuration } from '../../train/progress.ts';
-import { BUILTIN_TASKS_DIR, EndpointModel, openLocalModel, RequestCache, runEval, TaskIndex, type EvalModel } from '../../eval/index.ts';
+import { isT5Model } from '../../models/t5-load.ts';
+import { BUILTIN_TASKS_DIR, EndpointModel, openLocalModel, openSeq2SeqModel, RequestCache, runEval, TaskIndex, type EvalModel } from '../../eval/index.ts';
 import { defaultModelPath } from '../generation-options.ts';
 
 const int = (v: unknown, name: string): number | undefined => {
@@ -81,7 +82,10 @@ const command: Command = {
       const path = positionals[0] ?? defaultModelPath();
       const dtype = values.dtype as 'f32' | 'f16' | 'q8' | 'q4' | undefined;
       if (dtype && !['f32', 'f16', 'q8', 'q4'].includes(dtype)) throw new SlmError('INVALID_ARGUMENT', `--dtype must be f32, f16, q8 or q4, got '${dtype}'`);
-      model = await openLocalModel(path, { dtype, ctx: maxLength, threads: int(values.threads, 'threads'), seed, signal: io.signal });
+      // Encoder-decoders (T5) score continuations as target sequences (lm-eval's seq2seq backend).
+      model = (await isT5Model(path))
+        ? await openSeq2SeqModel(path, { dtype, threads: int(values.threads, 'threads'), seed, signal: io.signal })
+        : await openLocalModel(path, { dtype, ctx: maxLength, threads: int(values.threads, 'threads'), seed, signal: io.signal });
     }
     const cachePath = values['no-cache'] ? undefined : ((values.cache as string | undefined) ?? join(cacheDir('eval'), 'requests.jsonl'));
     const started = performance.now();
