@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { codecFromTokenizer, type TextCodec } from '../generate/text-codec.ts';
 import { loadCausalLM, type CausalLM, type ModelDType } from '../models/load.ts';
 import type { ChatMessage, Tokenizer } from '../tokenizer/types.ts';
+import { TokenizerWorker } from '../tokenizer/tokenizer-worker.ts';
 import type { ServedModel } from './served-model.ts';
 
 export interface LoadServedModelOptions {
@@ -73,6 +74,13 @@ function modelName(path: string): string {
   return base.endsWith('.gguf') ? base.slice(0, -'.gguf'.length) : base;
 }
 
+/** Longest vocabulary piece in characters: no token stands for more text than this. */
+export function maxTokenChars(tok: Tokenizer): number {
+  let max = 1;
+  for (let id = 0; id < tok.vocabSize; id++) max = Math.max(max, tok.idToToken(id)?.length ?? 0);
+  return max;
+}
+
 export async function loadServedModel(path: string, opts: LoadServedModelOptions = {}): Promise<LoadedModel> {
   const lm = await loadCausalLM(path, {
     context: opts.ctx,
@@ -85,6 +93,10 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
   });
   const tok = lm.tokenizer;
   const hasChatTemplate = tok.chatTemplate !== undefined;
+  // Long texts and chat templates (untrusted code from the model folder) are tokenized on a
+  // worker thread with its own copy of the tokenizer, started on first use.
+  let worker: TokenizerWorker | undefined;
+  const offload = () => (worker ??= new TokenizerWorker(path));
   return {
     lm,
     name: opts.name ?? modelName(path),
@@ -96,6 +108,10 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     chatStop: hasChatTemplate ? [] : FALLBACK_CHAT_STOP,
     createSession: async () => lm.createSession(),
     encodeChat: (messages) => encodeChatPrompt(tok, messages),
+    encodeAsync: (text, o, signal) => offload().encode(text, o, signal),
+    encodeChatAsync: (messages, signal) =>
+      hasChatTemplate ? offload().encodeChat(messages, { addGenerationPrompt: true }, signal) : offload().encode(fallbackChatPrompt(messages), { addSpecialTokens: true }, signal),
+    maxTokenChars: maxTokenChars(tok),
     async embed(inputs, signal) {
       const vectors = await lm.embed(inputs, signal);
       // Unit length, as OpenAI's embeddings are: cosine similarity is then a dot product.
@@ -106,6 +122,9 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
         return Array.from(v, (x) => x / norm);
       });
     },
-    dispose: () => lm.dispose(),
+    async dispose() {
+      await worker?.close();
+      await lm.dispose();
+    },
   };
 }

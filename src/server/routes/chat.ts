@@ -7,6 +7,7 @@ import { resolveMaxTokens, samplingOptions, schemaFor } from '../engine.ts';
 import { finishReason, LogprobFormatter, usage, type ChatLogprobEntry } from '../format.ts';
 import { chatRequest, parseBody } from '../schemas.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
+import { encodeChatBounded } from '../text-bounds.ts';
 
 export async function chatCompletions(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
   const req = parseBody(chatRequest, body);
@@ -21,7 +22,7 @@ export async function chatCompletions(sc: ServerContext, body: unknown, clientSi
     content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join(''),
     ...(m.name !== undefined ? { name: m.name } : {}),
   }));
-  const promptIds = sc.model.encodeChat(messages);
+  const promptIds = await encodeChatBounded(sc, messages, clientSignal);
   const maxTokens = resolveMaxTokens(promptIds.length, req.max_completion_tokens ?? req.max_tokens, sc.ctx, 'rest', 'messages');
   const schema = schemaFor(req.response_format);
   const n = req.n ?? 1;

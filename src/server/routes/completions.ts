@@ -6,6 +6,7 @@ import { finishReason, LogprobFormatter, promptEntries, usage } from '../format.
 import { completionRequest, parseBody } from '../schemas.ts';
 import type { GenerationStep } from '../../generate/types.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
+import { encodeText } from '../text-bounds.ts';
 
 export async function completions(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
   const req = parseBody(completionRequest, body);
@@ -16,8 +17,10 @@ export async function completions(sc: ServerContext, body: unknown, clientSignal
   // Normalise the four prompt forms into a list of (text, ids).
   const raw = req.prompt;
   const prompts: Array<{ text: string; ids: number[] }> = [];
-  if (typeof raw === 'string') prompts.push({ text: raw, ids: codec.encode(raw, { addSpecialTokens: true }) });
-  else if (typeof raw[0] === 'string') for (const t of raw as string[]) prompts.push({ text: t, ids: codec.encode(t, { addSpecialTokens: true }) });
+  if (typeof raw !== 'string' && typeof raw[0] !== 'number' && raw.length * n > 64) throw badRequest('At most 64 completions (prompts × n) per request.', 'n');
+  const encode = (t: string) => encodeText(sc, t, { addSpecialTokens: true, param: 'prompt', signal: clientSignal });
+  if (typeof raw === 'string') prompts.push({ text: raw, ids: await encode(raw) });
+  else if (typeof raw[0] === 'string') for (const t of raw as string[]) prompts.push({ text: t, ids: await encode(t) });
   else if (typeof raw[0] === 'number') prompts.push({ text: '', ids: raw as number[] });
   else for (const ids of raw as number[][]) prompts.push({ text: '', ids });
   for (const p of prompts) {
