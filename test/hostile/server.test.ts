@@ -35,12 +35,18 @@ function workerModel(name: string, folder: string): ServedModel {
   };
 }
 
+interface ApiBody {
+  error: { message: string; code: string | null };
+  tokens: number[];
+}
+const jsonOf = async (r: Response): Promise<ApiBody> => (await r.json()) as ApiBody;
+
 function post(path: string, body: unknown): Promise<Response> {
   return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(body) });
 }
 
 /** Runs `request` while polling /health; returns the response and the slowest /health answer. */
-async function whileHealthy(request: () => Promise<Response>): Promise<{ res: Response; body: { error?: { message: string; code: string | null } }; worstHealthMs: number; ms: number }> {
+async function whileHealthy(request: () => Promise<Response>): Promise<{ res: Response; body: ApiBody; worstHealthMs: number; ms: number }> {
   let done = false;
   let worst = 0;
   const t0 = performance.now();
@@ -51,7 +57,7 @@ async function whileHealthy(request: () => Promise<Response>): Promise<{ res: Re
     }
   })();
   const res = await request();
-  const body = await res.json();
+  const body = await jsonOf(res);
   done = true;
   await poll;
   return { res, body, worstHealthMs: worst, ms: performance.now() - t0 };
@@ -78,8 +84,8 @@ after(async () => {
 test('#1 nested range(100000) template: 400 naming the limit; /health answers within 1 s meanwhile', async () => {
   const { res, body, worstHealthMs } = await whileHealthy(() => post('/v1/chat/completions', chat('nested')));
   assert.equal(res.status, 400);
-  assert.equal(body.error!.code, 'limit_exceeded');
-  assert.match(body.error!.message, /chat template|took longer/);
+  assert.equal(body.error.code, 'limit_exceeded');
+  assert.match(body.error.message, /chat template|took longer/);
   assert.ok(worstHealthMs < 1000, `/health took ${worstHealthMs.toFixed(0)} ms`);
 });
 
@@ -88,7 +94,7 @@ test('#1 range(10**9) template: 400, and the process is still there', async () =
   const { url: u } = await s.listen(0, '127.0.0.1');
   try {
     const r = await fetch(`${u}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(chat('range')) });
-    const body = await r.json();
+    const body = await jsonOf(r);
     assert.equal(r.status, 400);
     assert.match(body.error.message, /chat template/);
     assert.equal((await fetch(`${u}/health`)).status, 200);
@@ -101,7 +107,7 @@ test('#2 a chat prompt too long for any tokenization of it is refused before tok
   const before = encodeChatCalls;
   const t0 = performance.now();
   const r = await post('/v1/chat/completions', chat('nested', 'é'.repeat(3_000_000)));
-  const body = await r.json();
+  const body = await jsonOf(r);
   assert.equal(r.status, 400);
   assert.equal(body.error.code, 'context_length_exceeded');
   assert.match(body.error.message, /3000000 characters/);
@@ -113,20 +119,20 @@ test('#2 /tokenize: 3.7 MB of random non-ASCII text is a 400; 150 KB is tokenize
   const randomText = (chars: number) => Array.from(randomBytes(chars), (b) => String.fromCodePoint(0x400 + b * 37)).join('');
   const big = await post('/tokenize', { content: randomText(1_300_000) }); // ~3.7 MB of UTF-8
   assert.equal(big.status, 400);
-  assert.equal((await big.json()).error.code, 'limit_exceeded');
+  assert.equal((await jsonOf(big)).error.code, 'limit_exceeded');
   const { res, body, worstHealthMs } = await whileHealthy(() => post('/tokenize', { content: randomText(50_000) }));
   assert.equal(res.status, 200, JSON.stringify(body).slice(0, 200));
-  assert.ok((body as unknown as { tokens: number[] }).tokens.length >= 50_000);
+  assert.ok(body.tokens.length >= 50_000);
   assert.ok(worstHealthMs < 1000, `/health took ${worstHealthMs.toFixed(0)} ms`);
 });
 
 test('#3 /v1/embeddings: inputs per request and total tokens are capped with 400', async () => {
   const many = await post('/v1/embeddings', { model: 'nested', input: Array.from({ length: 2000 }, () => 'word '.repeat(500)) });
   assert.equal(many.status, 400);
-  assert.equal((await many.json()).error.code, 'too_many_inputs');
+  assert.equal((await jsonOf(many)).error.code, 'too_many_inputs');
   const long = await post('/v1/embeddings', { model: 'nested', input: Array.from({ length: 4 }, () => Array(100).fill(1)) });
   assert.equal(long.status, 400);
-  assert.equal((await long.json()).error.code, 'too_many_tokens');
+  assert.equal((await jsonOf(long)).error.code, 'too_many_tokens');
   const ok = await post('/v1/embeddings', { model: 'nested', input: ['Hel', 'lo'] });
   assert.equal(ok.status, 200);
 });
@@ -136,7 +142,7 @@ test('#4 a json_schema nested 2,500 levels is a 400 saying so, not a 500 stack o
   const schema = '{"type":"object","properties":{"a":'.repeat(2500) + '{"type":"string"}' + '}}'.repeat(2500);
   const body0 = `{"model":"nested","prompt":"Hel","max_tokens":4,"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":${schema}}}}`;
   const r = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: body0 });
-  const body = await r.json();
+  const body = await jsonOf(r);
   assert.equal(r.status, 400);
   assert.equal(body.error.code, 'schema_too_large');
   assert.match(body.error.message, /deeper than 64/);
@@ -146,7 +152,7 @@ test('#5 a 3 MB enum schema is a 400; the compiled-schema cache stays within its
   const enumOf = (n: number, tag: string) => ({ type: 'string', enum: Array.from({ length: n }, (_, i) => `${tag}-${i}-${'x'.repeat(20)}`) });
   const r = await post('/v1/completions', { model: 'nested', prompt: 'Hel', max_tokens: 4, response_format: { type: 'json_schema', json_schema: { name: 'big', schema: enumOf(100_000, 'a') } } });
   assert.equal(r.status, 400);
-  assert.match((await r.json()).error.message, /characters; at most/);
+  assert.match((await jsonOf(r)).error.message, /characters; at most/);
   // 64 distinct schemas just under the size limit: the cache evicts by bytes.
   for (let i = 0; i < 64; i++) compileSchemaCached(enumOf(7000, `s${i}`));
   assert.ok(schemaCacheBytes() <= DEFAULT_SCHEMA_LIMITS.maxCacheBytes, `${schemaCacheBytes()} bytes cached`);
