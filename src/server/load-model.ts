@@ -37,6 +37,9 @@ export interface LoadedModel extends ServedModel {
   /** Stop strings a chat reply should end at (the fallback format's next-turn marker). */
   readonly chatStop: readonly string[];
   encodeChat(messages: readonly ChatMessage[]): number[];
+  encodeAsync(text: string, opts: { addSpecialTokens?: boolean }, signal?: AbortSignal): Promise<number[]>;
+  encodeChatAsync(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<number[]>;
+  readonly maxTokenChars: number;
   embed(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
   dispose(): Promise<void>;
 }
