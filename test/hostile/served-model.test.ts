@@ -11,6 +11,7 @@ import { writeTinyModel } from '../models/fixture-model.ts';
 import { healthLatency } from './helpers.ts';
 
 const TEMPLATE =
+  "{% if messages[0].content == 'raise' %}{{ raise_exception('roles must alternate') }}{% endif %}" +
   "{% if messages[0].content == 'loop' %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}" +
   '{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}';
 
@@ -33,6 +34,10 @@ test('loadServedModel: chat templates and long texts run on the worker; a loop i
     const ok = await chat('Hello there');
     assert.equal(ok.status, 200);
     assert.equal(((await ok.json()) as { usage: { prompt_tokens: number } }).usage.prompt_tokens, model.encodeChat(messages).length);
+
+    const raised = await chat('raise');
+    assert.equal(raised.status, 400);
+    assert.match(((await raised.json()) as { error: { message: string } }).error.message, /roles must alternate/);
 
     let worst = 0;
     let done = false;
