@@ -43,6 +43,8 @@ export interface EncodeTextOptions {
   signal?: AbortSignal;
   /** Characters allowed; default: what the context can hold. */
   maxChars?: number;
+  /** Send to the worker even when short (one of many texts whose total is long). */
+  offload?: boolean;
 }
 
 /** Tokenizes request text: length-checked first, off the event loop when long. */
@@ -53,13 +55,20 @@ export async function encodeText(sc: ServerContext, text: string, o: EncodeTextO
     throw badRequest(`The ${o.param} has ${text.length} characters; at most ${max} are accepted.`, o.param, 'limit_exceeded');
   }
   try {
-    if (text.length > limitsOf(sc).inlineTokenizeChars && sc.model.encodeAsync) {
+    if ((o.offload || text.length > limitsOf(sc).inlineTokenizeChars) && sc.model.encodeAsync) {
       return await sc.model.encodeAsync(text, { addSpecialTokens: o.addSpecialTokens }, o.signal);
     }
     return sc.model.codec.encode(text, { addSpecialTokens: o.addSpecialTokens });
   } catch (e) {
     throw tokenizationError(e, o.param);
   }
+}
+
+/** Several texts (a prompt or input list): off the event loop when together they are long. */
+export function encodeTexts(sc: ServerContext, texts: readonly string[], o: EncodeTextOptions): Promise<number[][]> {
+  const total = texts.reduce((a, t) => a + t.length, 0);
+  const offload = total > limitsOf(sc).inlineTokenizeChars;
+  return Promise.all(texts.map((t) => encodeText(sc, t, { ...o, offload })));
 }
 
 /** Characters of a /tokenize request are capped by limits.maxTokenizeChars, not by the context. */

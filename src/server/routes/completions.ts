@@ -6,7 +6,7 @@ import { finishReason, LogprobFormatter, promptEntries, usage } from '../format.
 import { completionRequest, parseBody } from '../schemas.ts';
 import type { GenerationStep } from '../../generate/types.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
-import { encodeText } from '../text-bounds.ts';
+import { encodeTexts } from '../text-bounds.ts';
 
 export async function completions(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
   const req = parseBody(completionRequest, body);
@@ -18,10 +18,11 @@ export async function completions(sc: ServerContext, body: unknown, clientSignal
   const raw = req.prompt;
   const prompts: Array<{ text: string; ids: number[] }> = [];
   if (typeof raw !== 'string' && typeof raw[0] !== 'number' && raw.length * n > 64) throw badRequest('At most 64 completions (prompts × n) per request.', 'n');
-  const encode = (t: string) => encodeText(sc, t, { addSpecialTokens: true, param: 'prompt', signal: clientSignal });
-  if (typeof raw === 'string') prompts.push({ text: raw, ids: await encode(raw) });
-  else if (typeof raw[0] === 'string') for (const t of raw as string[]) prompts.push({ text: t, ids: await encode(t) });
-  else if (typeof raw[0] === 'number') prompts.push({ text: '', ids: raw as number[] });
+  if (typeof raw === 'string' || typeof raw[0] === 'string') {
+    const texts = typeof raw === 'string' ? [raw] : (raw as string[]);
+    const ids = await encodeTexts(sc, texts, { addSpecialTokens: true, param: 'prompt', signal: clientSignal });
+    texts.forEach((text, i) => prompts.push({ text, ids: ids[i] }));
+  } else if (typeof raw[0] === 'number') prompts.push({ text: '', ids: raw as number[] });
   else for (const ids of raw as number[][]) prompts.push({ text: '', ids });
   for (const p of prompts) {
     if (p.text === '' && typeof raw !== 'object') throw badRequest('The prompt is empty.', 'prompt', 'empty_prompt');

@@ -4,7 +4,7 @@ import { admit, checkModel, requestSignal, type ServerContext } from '../context
 import { detokenizeRequest, embeddingRequest, parseBody, tokenizeRequest } from '../schemas.ts';
 import { usage } from '../format.ts';
 import { nowSeconds } from './execute.ts';
-import { checkEmbeddingInputCount, checkEmbeddingTokens, encodeForTokenizeRoute, encodeText } from '../text-bounds.ts';
+import { checkEmbeddingInputCount, checkEmbeddingTokens, encodeForTokenizeRoute, encodeTexts } from '../text-bounds.ts';
 
 const startedAt = nowSeconds();
 
@@ -21,12 +21,12 @@ export async function embeddings(sc: ServerContext, body: unknown, clientSignal:
   if (!sc.model.embed) throw badRequest(`The model '${sc.model.name}' does not provide embeddings.`, 'model', 'embeddings_unsupported');
   const raw = req.input;
   checkEmbeddingInputCount(sc, typeof raw === 'string' || typeof raw[0] === 'number' ? 1 : raw.length);
-  const encode = (t: string) => encodeText(sc, t, { addSpecialTokens: true, param: 'input', signal: clientSignal });
+  const encode = (ts: string[]) => encodeTexts(sc, ts, { addSpecialTokens: true, param: 'input', signal: clientSignal });
   const inputs: number[][] =
     typeof raw === 'string'
-      ? [await encode(raw)]
+      ? await encode([raw])
       : typeof raw[0] === 'string'
-        ? await Promise.all((raw as string[]).map(encode))
+        ? await encode(raw as string[])
         : typeof raw[0] === 'number'
           ? [raw as number[]]
           : (raw as number[][]);
