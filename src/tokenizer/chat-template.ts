@@ -41,7 +41,7 @@ export function renderChatTemplate(
   opts: ChatTemplateOptions,
   specialStrings: Record<string, string | undefined>,
   file: string,
-  budget: TemplateBudget = DEFAULT_TEMPLATE_BUDGET,
+  budget: TemplateBudget = { ...DEFAULT_TEMPLATE_BUDGET, ...opts.budget },
 ): string {
   const t = compile(template, file);
   try {

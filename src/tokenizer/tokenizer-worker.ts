@@ -9,12 +9,15 @@
 import { Worker } from 'node:worker_threads';
 import { AbortError, LimitError, SlmError } from '../errors.ts';
 import type { ChatMessage, ChatTemplateOptions } from './types.ts';
+import type { TemplateBudget } from './template-budget.ts';
 
 export interface TokenizerWorkerOptions {
   /** Wall-clock limit of one job (ms); the worker is killed past it. Default 10 000. */
   jobTimeoutMs?: number;
   /** Heap cap of the worker (MB). Default 1024. */
   maxHeapMb?: number;
+  /** Chat-template budget for every render on this worker (default DEFAULT_TEMPLATE_BUDGET). */
+  templateBudget?: Partial<TemplateBudget>;
 }
 
 type Job =
@@ -63,6 +66,7 @@ export class TokenizerWorker {
   private closed = false;
   private readonly jobTimeoutMs: number;
   private readonly maxHeapMb: number;
+  private readonly templateBudget: Partial<TemplateBudget> | undefined;
 
   /** `source` is what loadTokenizer accepts: a model folder, tokenizer.json, .model or .gguf. */
   constructor(
@@ -71,6 +75,7 @@ export class TokenizerWorker {
   ) {
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 10_000;
     this.maxHeapMb = opts.maxHeapMb ?? 1024;
+    this.templateBudget = opts.templateBudget;
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}, signal?: AbortSignal): Promise<number[]> {
@@ -78,11 +83,15 @@ export class TokenizerWorker {
   }
 
   encodeChat(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}, signal?: AbortSignal): Promise<number[]> {
-    return this.submit({ op: 'encodeChat', messages: [...messages], opts }, signal) as Promise<number[]>;
+    return this.submit({ op: 'encodeChat', messages: [...messages], opts: this.withBudget(opts) }, signal) as Promise<number[]>;
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}, signal?: AbortSignal): Promise<string> {
-    return this.submit({ op: 'applyChatTemplate', messages: [...messages], opts }, signal) as Promise<string>;
+    return this.submit({ op: 'applyChatTemplate', messages: [...messages], opts: this.withBudget(opts) }, signal) as Promise<string>;
+  }
+
+  private withBudget(opts: ChatTemplateOptions): ChatTemplateOptions {
+    return this.templateBudget ? { ...opts, budget: { ...this.templateBudget, ...opts.budget } } : opts;
   }
 
   async close(): Promise<void> {

@@ -51,6 +51,15 @@ test('tokenizer.applyChatTemplate reports the budget as a LimitError', async () 
   try {
     const tok = await loadTokenizer(dir);
     assert.throws(() => tok.applyChatTemplate(messages), LimitError);
+    // A budget per call: a tight one stops even a benign template.
+    const plain = tokenizerFolder('{% for m in messages %}{{ m.content }}{% endfor %}');
+    try {
+      const benign = await loadTokenizer(plain.dir);
+      assert.equal(benign.applyChatTemplate(messages), 'hi');
+      assert.throws(() => benign.applyChatTemplate(messages, { budget: { maxSteps: 2 } }), (e: unknown) => e instanceof LimitError && e.limit === 'chat_template.max_steps');
+    } finally {
+      plain.cleanup();
+    }
   } finally {
     cleanup();
   }

@@ -22,7 +22,7 @@ let encodeChatCalls = 0;
 
 /** The toy model, except that chat prompts and long texts go through a worker over `folder`'s tokenizer. */
 function workerModel(name: string, folder: string): ServedModel {
-  const w = new TokenizerWorker(folder, { jobTimeoutMs: 3000 });
+  const w = new TokenizerWorker(folder, { jobTimeoutMs: 3000, templateBudget: { maxTimeMs: 300 } });
   workers.push(w);
   const base = toyModel({ name });
   return {
