@@ -10,6 +10,7 @@ export type SlmErrorCode =
   | 'NOT_FOUND'
   | 'ABORTED'
   | 'OUT_OF_MEMORY'
+  | 'LIMIT_EXCEEDED'
   | 'RUNTIME_ERROR';
 
 export class SlmError extends Error {
@@ -45,6 +46,21 @@ export class UnsupportedError extends SlmError {
   constructor(message: string) {
     super('UNSUPPORTED', message);
     this.name = 'UnsupportedError';
+  }
+}
+
+/**
+ * Untrusted input (a template, a file, a request) went past a limit slmkit enforces so that it
+ * cannot hang the process or exhaust memory. `limit` names the limit (docs/limits.md lists them).
+ */
+export class LimitError extends SlmError {
+  constructor(
+    readonly limit: string,
+    readonly max: number,
+    message: string,
+  ) {
+    super('LIMIT_EXCEEDED', message);
+    this.name = 'LimitError';
   }
 }
 

@@ -3,8 +3,9 @@
 // torch's tensor-rebuild helpers, storage types); any other global is a FormatError naming it.
 // Python values map to: None -> null, int -> number (bigint if huge), float -> number,
 // str -> string, bytes -> Uint8Array, tuple/list -> array, dict/OrderedDict -> Map.
-import { FormatError } from '../errors.ts';
+import { FormatError, LimitError } from '../errors.ts';
 import type { CheckpointDType } from './dtypes.ts';
+import { DEFAULT_PICKLE_LIMITS, type PickleLimits } from './limits.ts';
 
 /** A `torch.*Storage` persistent id: ('storage', storage_type, key, location, numel). */
 export class StorageRef {
@@ -52,14 +53,28 @@ function resolveGlobal(file: string, module: string, name: string): PyGlobal {
 
 const MARK = Symbol('mark');
 
-/** Unpickles `data`; `field` names the pickle in errors. */
-export function unpickle(data: Uint8Array, file: string, field = 'data.pkl'): unknown {
+/**
+ * Unpickles `data`; `field` names the pickle in errors. The stack, the memo and every container
+ * are bounded (limits.ts): 50M MARK opcodes in a 48 KB compressed pickle reached 1.3 GB first.
+ */
+export function unpickle(data: Uint8Array, file: string, field = 'data.pkl', limits: PickleLimits = DEFAULT_PICKLE_LIMITS): unknown {
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
   let p = 0;
   const fail = (msg: string): never => {
     throw new FormatError(file, field, `${msg} (at byte ${p})`);
+  };
+  const over = (limit: keyof PickleLimits, what: string): never => {
+    throw new LimitError(`pickle.${limit}`, limits[limit], `${file} [${field}]: ${what} exceeds the limit of ${limits[limit]} (at byte ${p})`);
+  };
+  const push = (x: unknown) => {
+    if (stack.length >= limits.maxStack) over('maxStack', 'the unpickler stack');
+    stack.push(x);
+  };
+  const remember = (k: number, x: unknown) => {
+    if (memo.size >= limits.maxMemo && !memo.has(k)) over('maxMemo', 'the unpickler memo');
+    memo.set(k, x);
   };
   const need = (n: number) => {
     if (n < 0 || p + n > data.length) fail('pickle ends early');
@@ -96,11 +111,15 @@ export function unpickle(data: Uint8Array, file: string, field = 'data.pkl'): un
   const setItems = (target: unknown, items: unknown[]) => {
     if (!(target instanceof Map)) fail('SETITEM(S) on a non-dict');
     if (items.length % 2) fail('odd number of dict items');
+    if ((target as Map<unknown, unknown>).size + items.length / 2 > limits.maxContainerItems) over('maxContainerItems', 'a dict');
     for (let i = 0; i < items.length; i += 2) (target as Map<unknown, unknown>).set(items[i], items[i + 1]);
   };
   const appendItems = (target: unknown, items: unknown[]) => {
     if (!Array.isArray(target)) fail('APPEND(S) on a non-list');
-    (target as unknown[]).push(...items);
+    const list = target as unknown[];
+    if (list.length + items.length > limits.maxContainerItems) over('maxContainerItems', 'a list');
+    // One at a time: push(...items) with millions of items overflows the call stack.
+    for (const x of items) list.push(x);
   };
 
   while (true) {
@@ -113,58 +132,58 @@ export function unpickle(data: Uint8Array, file: string, field = 'data.pkl'): un
         if (result === MARK) fail('MARK left as the result');
         return result;
       }
-      case 0x28: stack.push(MARK); break; // MARK
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x64: { const d = new Map(); setItems(d, popMark()); stack.push(d); break; } // DICT
-      case 0x85: stack.push([pop()]); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push([a, b]); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push([a, b, c]); break; } // TUPLE3
+      case 0x28: push(MARK); break; // MARK
+      case 0x7d: push(new Map()); break; // EMPTY_DICT
+      case 0x5d: push([]); break; // EMPTY_LIST
+      case 0x29: push([]); break; // EMPTY_TUPLE
+      case 0x74: push(popMark()); break; // TUPLE
+      case 0x6c: push(popMark()); break; // LIST
+      case 0x64: { const d = new Map(); setItems(d, popMark()); push(d); break; } // DICT
+      case 0x85: push([pop()]); break; // TUPLE1
+      case 0x86: { const b = pop(); const a = pop(); push([a, b]); break; } // TUPLE2
+      case 0x87: { const c = pop(); const b = pop(); const a = pop(); push([a, b, c]); break; } // TUPLE3
       case 0x61: { const x = pop(); appendItems(top(), [x]); break; } // APPEND
       case 0x65: { const items = popMark(); appendItems(top(), items); break; } // APPENDS
       case 0x73: { const val = pop(); const key = pop(); setItems(top(), [key, val]); break; } // SETITEM
       case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: stack.push(long(bytes(u8()))); break; // LONG1
-      case 0x8b: { const n = i32(); if (n < 0 || n > 1024) fail('LONG4 length out of range'); stack.push(long(bytes(n))); break; } // LONG4 (capped: decoding is quadratic)
-      case 0x47: { need(8); stack.push(v.getFloat64(p, false)); p += 8; break; } // BINFLOAT (big-endian)
-      case 0x58: stack.push(utf8(u32())); break; // BINUNICODE
-      case 0x8c: stack.push(utf8(u8())); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(utf8(u64())); break; // BINUNICODE8
-      case 0x54: { const n = i32(); if (n < 0) fail('negative BINSTRING length'); stack.push(latin1(n)); break; } // BINSTRING
-      case 0x55: stack.push(latin1(u8())); break; // SHORT_BINSTRING
-      case 0x42: stack.push(bytes(u32()).slice()); break; // BINBYTES
-      case 0x43: stack.push(bytes(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x63: { const mod = line(); const name = line(); stack.push(resolveGlobal(file, mod, name)); break; } // GLOBAL
+      case 0x4e: push(null); break; // NONE
+      case 0x88: push(true); break; // NEWTRUE
+      case 0x89: push(false); break; // NEWFALSE
+      case 0x4a: push(i32()); break; // BININT
+      case 0x4b: push(u8()); break; // BININT1
+      case 0x4d: push(u16()); break; // BININT2
+      case 0x8a: push(long(bytes(u8()))); break; // LONG1
+      case 0x8b: { const n = i32(); if (n < 0 || n > 1024) fail('LONG4 length out of range'); push(long(bytes(n))); break; } // LONG4 (capped: decoding is quadratic)
+      case 0x47: { need(8); push(v.getFloat64(p, false)); p += 8; break; } // BINFLOAT (big-endian)
+      case 0x58: push(utf8(u32())); break; // BINUNICODE
+      case 0x8c: push(utf8(u8())); break; // SHORT_BINUNICODE
+      case 0x8d: push(utf8(u64())); break; // BINUNICODE8
+      case 0x54: { const n = i32(); if (n < 0) fail('negative BINSTRING length'); push(latin1(n)); break; } // BINSTRING
+      case 0x55: push(latin1(u8())); break; // SHORT_BINSTRING
+      case 0x42: push(bytes(u32()).slice()); break; // BINBYTES
+      case 0x43: push(bytes(u8()).slice()); break; // SHORT_BINBYTES
+      case 0x63: { const mod = line(); const name = line(); push(resolveGlobal(file, mod, name)); break; } // GLOBAL
       case 0x93: { // STACK_GLOBAL
         const name = pop(); const mod = pop();
         if (typeof mod !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
-        stack.push(resolveGlobal(file, mod as string, name as string));
+        push(resolveGlobal(file, mod as string, name as string));
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args, fail)); break; } // REDUCE
+      case 0x52: { const args = pop(); const fn = pop(); push(call(fn, args, fail)); break; } // REDUCE
       case 0x62: { // BUILD: only the state of an OrderedDict (torch's `_metadata` attribute) is accepted and ignored
         pop();
         if (!(top() instanceof Map)) fail('BUILD on an object that is not a dict');
         break;
       }
-      case 0x51: stack.push(persistentLoad(pop(), fail)); break; // BINPERSID
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: { const k = u8(); if (!memo.has(k)) fail(`memo ${k} missing`); stack.push(memo.get(k)); break; } // BINGET
-      case 0x6a: { const k = u32(); if (!memo.has(k)) fail(`memo ${k} missing`); stack.push(memo.get(k)); break; } // LONG_BINGET
+      case 0x51: push(persistentLoad(pop(), fail)); break; // BINPERSID
+      case 0x71: remember(u8(), top()); break; // BINPUT
+      case 0x72: remember(u32(), top()); break; // LONG_BINPUT
+      case 0x94: remember(memo.size, top()); break; // MEMOIZE
+      case 0x68: { const k = u8(); if (!memo.has(k)) fail(`memo ${k} missing`); push(memo.get(k)); break; } // BINGET
+      case 0x6a: { const k = u32(); if (!memo.has(k)) fail(`memo ${k} missing`); push(memo.get(k)); break; } // LONG_BINGET
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
+      case 0x32: push(top()); break; // DUP
       default:
         fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}`);
     }

@@ -9,6 +9,7 @@ import { DTYPE_BYTES, numelOf, typedArrayFor, type CheckpointDType, type TensorD
 import { RandomAccessFile } from './file-reader.ts';
 import { TensorRef, unpickle } from './pickle.ts';
 import { ZipArchive, type ZipEntry } from './zip.ts';
+import { DEFAULT_PICKLE_LIMITS, type PickleLimits } from './limits.ts';
 
 export interface PytorchTensorInfo extends TensorInfo {
   dtype: CheckpointDType;
@@ -17,19 +18,17 @@ export interface PytorchTensorInfo extends TensorInfo {
   storageKey: string;
 }
 
-const MAX_PICKLE = 512 * 1024 * 1024;
-
-export async function openPytorchBin(path: string): Promise<Checkpoint<PytorchTensorInfo>> {
+export async function openPytorchBin(path: string, limits: PickleLimits = DEFAULT_PICKLE_LIMITS): Promise<Checkpoint<PytorchTensorInfo>> {
   const file = await RandomAccessFile.open(path);
   try {
-    return await parse(file);
+    return await parse(file, limits);
   } catch (e) {
     await file.close();
     throw e;
   }
 }
 
-async function parse(file: RandomAccessFile): Promise<Checkpoint<PytorchTensorInfo>> {
+async function parse(file: RandomAccessFile, limits: PickleLimits): Promise<Checkpoint<PytorchTensorInfo>> {
   const path = file.path;
   const head = await file.read(0, Math.min(4, file.size), 'magic');
   if (head[0] === 0x80) throw new FormatError(path, 'magic', 'legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it or convert to safetensors');
@@ -44,8 +43,7 @@ async function parse(file: RandomAccessFile): Promise<Checkpoint<PytorchTensorIn
     if (order !== 'little') throw new UnsupportedError(`${path}: ${order}-endian tensor data is not supported`);
   }
   const pklEntry = zip.entries.get(pkls[0])!;
-  if (pklEntry.size > MAX_PICKLE) throw new FormatError(path, 'data.pkl', `${pklEntry.size} bytes is too large`);
-  const root = unpickle(await zip.read(pklEntry), path, pkls[0]);
+  const root = unpickle(await zip.read(pklEntry, limits.maxBytes, 'pickle.max_bytes'), path, pkls[0], limits);
   if (!(root instanceof Map)) throw new FormatError(path, pkls[0], 'the pickled object is not a dict of tensors');
 
   const refs = new Map<string, TensorRef>();

@@ -1,7 +1,7 @@
 // Minimal read-only ZIP reader (central directory, zip64, stored and deflated entries), enough
 // for torch.save archives. Entry data is read on demand through the file handle.
-import { inflateRawSync } from 'node:zlib';
-import { FormatError } from '../errors.ts';
+import { createInflateRaw } from 'node:zlib';
+import { FormatError, LimitError } from '../errors.ts';
 import type { RandomAccessFile } from './file-reader.ts';
 
 export interface ZipEntry {
@@ -18,6 +18,8 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 const MAX_CENTRAL_DIRECTORY = 256 * 1024 * 1024;
+/** Compressed bytes read per step while inflating. */
+const INFLATE_CHUNK = 256 * 1024;
 
 export class ZipArchive {
   private constructor(
@@ -107,25 +109,66 @@ export class ZipArchive {
     return start;
   }
 
-  /** The whole (decompressed) entry. */
-  async read(entry: ZipEntry): Promise<Uint8Array> {
+  /**
+   * The whole (decompressed) entry, refused before anything is read when its declared size
+   * exceeds `maxBytes`. Deflated data is inflated as a stream in bounded chunks: inflating past
+   * the declared size stops at once, so a directory that lies cannot make it allocate more
+   * (a 510 KB archive whose pickle inflated to 500 MiB aborted the process).
+   */
+  async read(entry: ZipEntry, maxBytes = Infinity, limitName = 'zip_entry.max_bytes'): Promise<Uint8Array> {
+    const path = this.file.path;
+    if (entry.size > maxBytes) {
+      throw new LimitError(limitName, maxBytes, `${path} [${entry.name}]: ${entry.size} bytes decompressed exceeds the limit of ${maxBytes}`);
+    }
     const start = await this.dataOffset(entry);
-    const raw = await this.file.read(start, entry.compressedSize, entry.name);
     if (entry.method === 0) {
-      if (entry.size !== entry.compressedSize) throw new FormatError(this.file.path, entry.name, 'stored entry sizes disagree');
-      return raw;
+      if (entry.size !== entry.compressedSize) throw new FormatError(path, entry.name, 'stored entry sizes disagree');
+      return this.file.read(start, entry.compressedSize, entry.name);
     }
-    if (entry.method === 8) {
-      let out: Buffer;
-      try {
-        out = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
-      } catch (e) {
-        throw new FormatError(this.file.path, entry.name, `cannot inflate: ${(e as Error).message}`);
+    if (entry.method === 8) return this.inflate(entry, start);
+    throw new FormatError(path, entry.name, `unsupported zip compression method ${entry.method}`);
+  }
+
+  private async inflate(entry: ZipEntry, start: number): Promise<Uint8Array> {
+    const path = this.file.path;
+    const out = new Uint8Array(entry.size);
+    let filled = 0;
+    let overflow = false;
+    const inflater = createInflateRaw();
+    inflater.on('data', (chunk: Buffer) => {
+      if (overflow) return;
+      if (filled + chunk.length > out.length) {
+        overflow = true;
+        inflater.destroy();
+        return;
       }
-      if (out.length !== entry.size) throw new FormatError(this.file.path, entry.name, 'inflated size disagrees with the directory');
-      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+      out.set(chunk, filled);
+      filled += chunk.length;
+    });
+    const finished = new Promise<void>((resolve, reject) => {
+      inflater.on('end', resolve);
+      inflater.on('close', resolve);
+      inflater.on('error', reject);
+    });
+    try {
+      for (let off = 0; off < entry.compressedSize && !overflow; off += INFLATE_CHUNK) {
+        const chunk = await this.file.read(start + off, Math.min(INFLATE_CHUNK, entry.compressedSize - off), entry.name);
+        if (!inflater.write(chunk)) {
+          await new Promise((r) => {
+            inflater.once('drain', r);
+            inflater.once('close', r);
+          });
+        }
+      }
+      if (!overflow) inflater.end();
+      await finished;
+    } catch (e) {
+      inflater.destroy();
+      throw new FormatError(path, entry.name, `cannot inflate: ${(e as Error).message}`);
     }
-    throw new FormatError(this.file.path, entry.name, `unsupported zip compression method ${entry.method}`);
+    if (overflow) throw new FormatError(path, entry.name, `inflates past the ${entry.size} bytes its directory entry declares`);
+    if (filled !== entry.size) throw new FormatError(path, entry.name, 'inflated size disagrees with the directory');
+    return out;
   }
 }
 

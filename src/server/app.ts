@@ -15,11 +15,13 @@ import { chatCompletions } from './routes/chat.ts';
 import { completions } from './routes/completions.ts';
 import { responses } from './routes/responses.ts';
 import { detokenize, embeddings, listModels, tokenize, tokenizerInfo } from './routes/misc.ts';
+import { checkApiKey } from './auth.ts';
+import { serverLimits, type ServerLimits } from './limits.ts';
 
 export interface ServerOptions {
   /** The model, or a promise of it: the server answers /health with 503 until it resolves. */
   model: ServedModel | Promise<ServedModel>;
-  /** When set, every route but /health needs `Authorization: Bearer <apiKey>`. */
+  /** When set, every route but /health needs `Authorization: Bearer <apiKey>`. An empty key is an error. */
   apiKey?: string;
   /**
    * Requests generating at once. Their sequences decode together, one forward call per step on
@@ -37,6 +39,8 @@ export interface ServerOptions {
   bodyLimitBytes?: number;
   /** On close(), how long requests in flight may run on before they are cancelled. Default 0. */
   shutdownGraceMs?: number;
+  /** Request-content limits (limits.ts, docs/limits.md); each defaults to DEFAULT_SERVER_LIMITS. */
+  limits?: Partial<ServerLimits>;
   /** Log lines (default: none), with one access-log line per request (access-log.ts). */
   log?: (line: string) => void;
   /** Access-log lines as text (default) or one JSON object each. */
@@ -59,6 +63,7 @@ export interface SlmServer {
 }
 
 export function createServer(opts: ServerOptions): SlmServer {
+  checkApiKey(opts.apiKey);
   const maxConcurrency = opts.maxConcurrency ?? 1;
   const queue = new FairQueue(maxConcurrency, opts.maxQueue ?? 64);
   let sc: ServerContext | undefined;
@@ -71,6 +76,7 @@ export function createServer(opts: ServerOptions): SlmServer {
         queue,
         ctx: Math.min(opts.ctx ?? model.contextLength, model.contextLength),
         requestTimeoutMs: opts.requestTimeoutMs ?? 600_000,
+        limits: serverLimits(opts.limits),
       };
     },
     (e: Error) => {
@@ -101,7 +107,7 @@ export function createServer(opts: ServerOptions): SlmServer {
     return c.json({ status: loadError ? 'error' : 'loading', ...(loadError ? { error: loadError.message } : {}) }, 503);
   });
 
-  if (opts.apiKey) {
+  if (opts.apiKey !== undefined) {
     const expected = Buffer.from(`Bearer ${opts.apiKey}`);
     app.use('*', async (c, next) => {
       if (c.req.path === '/health') return next();
@@ -139,7 +145,7 @@ export function createServer(opts: ServerOptions): SlmServer {
   app.post('/v1/completions', async (c) => completions(ready(), await json(c), c.req.raw.signal));
   app.post('/v1/responses', async (c) => responses(ready(), await json(c), c.req.raw.signal));
   app.post('/v1/embeddings', async (c) => embeddings(ready(), await json(c), c.req.raw.signal));
-  app.post('/tokenize', async (c) => tokenize(ready(), await json(c)));
+  app.post('/tokenize', async (c) => tokenize(ready(), await json(c), c.req.raw.signal));
   app.post('/detokenize', async (c) => detokenize(ready(), await json(c)));
   app.get('/tokenizer_info', () => tokenizerInfo(ready()));
 

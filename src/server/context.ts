@@ -3,6 +3,7 @@ import { ApiError } from './api-error.ts';
 import type { FairQueue } from './queue.ts';
 import { QueueFullError } from './queue.ts';
 import type { ServedModel } from './served-model.ts';
+import type { ServerLimits } from './limits.ts';
 import type { BatchScheduler } from './scheduler.ts';
 
 export interface ServerContext {
@@ -13,6 +14,8 @@ export interface ServerContext {
   /** Effective context length (min of the model's and the server's ctx option). */
   ctx: number;
   requestTimeoutMs: number;
+  /** Request-content limits (limits.ts); DEFAULT_SERVER_LIMITS when absent. */
+  limits?: ServerLimits;
 }
 
 export function checkModel(sc: ServerContext, name: string): void {

@@ -5,6 +5,7 @@ import type { SequenceOptions } from '../generate/sequence-run.ts';
 import type { GenerationStep } from '../generate/types.ts';
 import { compileSchemaCached, UnsupportedSchemaError, type SchemaNode } from '../generate/constrained/json-schema.ts';
 import { deriveSeed } from '../util/rng.ts';
+import { LimitError } from '../errors.ts';
 import { badRequest } from './api-error.ts';
 
 export interface SamplingParams {
@@ -36,6 +37,7 @@ export function schemaFor(format: SamplingParams['response_format']): SchemaNode
     return compileSchemaCached(format.json_schema.schema ?? {});
   } catch (e) {
     if (e instanceof UnsupportedSchemaError) throw badRequest(`response_format.json_schema: ${e.message}`, 'response_format', 'unsupported_schema');
+    if (e instanceof LimitError) throw badRequest(`response_format.json_schema: ${e.message}`, 'response_format', 'schema_too_large');
     throw e;
   }
 }

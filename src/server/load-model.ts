@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { codecFromTokenizer, type TextCodec } from '../generate/text-codec.ts';
 import { loadCausalLM, type CausalLM, type ModelAdapter, type ModelDType } from '../models/load.ts';
 import type { ChatMessage, Tokenizer } from '../tokenizer/types.ts';
+import { TokenizerWorker } from '../tokenizer/tokenizer-worker.ts';
 import type { ServedModel } from './served-model.ts';
 import { ApiError } from './api-error.ts';
 import { SlmError } from '../errors.ts';
@@ -44,6 +45,9 @@ export interface LoadedModel extends ServedModel {
   /** Stop strings a chat reply should end at (the fallback format's next-turn marker). */
   readonly chatStop: readonly string[];
   encodeChat(messages: readonly ChatMessage[], opts?: { tools?: readonly unknown[] }): number[];
+  encodeAsync(text: string, opts: { addSpecialTokens?: boolean }, signal?: AbortSignal): Promise<number[]>;
+  encodeChatAsync(messages: readonly ChatMessage[], signal?: AbortSignal, opts?: { tools?: readonly unknown[] }): Promise<number[]>;
+  readonly maxTokenChars: number;
   embed(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
   dispose(): Promise<void>;
 }
@@ -84,6 +88,13 @@ function modelName(path: string): string {
   return base.endsWith('.gguf') ? base.slice(0, -'.gguf'.length) : base;
 }
 
+/** Longest vocabulary piece in characters: no token stands for more text than this. */
+export function maxTokenChars(tok: Tokenizer): number {
+  let max = 1;
+  for (let id = 0; id < tok.vocabSize; id++) max = Math.max(max, tok.idToToken(id)?.length ?? 0);
+  return max;
+}
+
 export async function loadServedModel(path: string, opts: LoadServedModelOptions = {}): Promise<LoadedModel> {
   const loadOpts = { context: opts.ctx, sequences: opts.concurrency, dtype: opts.dtype, threads: opts.threads, cacheDir: opts.cacheDir, backend: opts.backend, signal: opts.signal };
   if (opts.eft?.length && opts.adapter) throw new SlmError('INVALID_ARGUMENT', 'a LoRA adapter cannot be combined with EFT: merge it into a model first (slm merge)');
@@ -92,6 +103,10 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
   const lm = eft?.base ?? (await loadCausalLM(path, { ...loadOpts, adapter: opts.adapter }));
   const tok = lm.tokenizer;
   const hasChatTemplate = tok.chatTemplate !== undefined;
+  // Long texts and chat templates (untrusted code from the model folder) are tokenized on a
+  // worker thread with its own copy of the tokenizer, started on first use.
+  let worker: TokenizerWorker | undefined;
+  const offload = () => (worker ??= new TokenizerWorker(path));
   return {
     lm,
     name: opts.name ?? modelName(path),
@@ -110,6 +125,12 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     },
     encodeChat: (messages, o) => encodeChatPrompt(tok, messages, o?.tools),
     toolFormat: detectToolFormat(tok.chatTemplate),
+    encodeAsync: (text, o, signal) => offload().encode(text, o, signal),
+    encodeChatAsync: (messages, signal, o) =>
+      hasChatTemplate
+        ? offload().encodeChat(messages, { addGenerationPrompt: true, ...(o?.tools?.length ? { extra: { tools: o.tools } } : {}) }, signal)
+        : offload().encode(fallbackChatPrompt(messages), { addSpecialTokens: true }, signal),
+    maxTokenChars: maxTokenChars(tok),
     async embed(inputs, signal) {
       if (eft) throw new ApiError(400, 'Embeddings are not defined for an EFT combination of models; serve one model for /v1/embeddings.', 'invalid_request_error', null, 'unsupported_model');
       const vectors = await lm.embed(inputs, signal);
@@ -121,6 +142,9 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
         return Array.from(v, (x) => x / norm);
       });
     },
-    dispose: () => (eft ? eft.dispose() : lm.dispose()),
+    async dispose() {
+      await worker?.close();
+      await (eft ? eft.dispose() : lm.dispose());
+    },
   };
 }

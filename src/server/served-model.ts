@@ -38,6 +38,14 @@ export interface ServedModel {
    * next-turn marker, "\nUser:"); not applied to /v1/completions.
    */
   readonly chatStop?: readonly string[];
+  /**
+   * Off-event-loop tokenization (a worker thread): the server uses it for long texts, and
+   * encodeChatAsync for every chat prompt, when the model has them (text-bounds.ts).
+   */
+  encodeAsync?(text: string, opts: { addSpecialTokens?: boolean }, signal?: AbortSignal): Promise<number[]>;
+  encodeChatAsync?(messages: readonly ChatMessage[], signal?: AbortSignal, opts?: { tools?: readonly unknown[] }): Promise<number[]>;
+  /** Longest text one token stands for (characters): bounds prompt text before tokenizing. */
+  readonly maxTokenChars?: number;
   /** One vector per token-id list (for /v1/embeddings). */
   embed?(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
   dispose?(): Promise<void>;

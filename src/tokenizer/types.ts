@@ -2,6 +2,8 @@
 // (tokenizer.json, SentencePiece tokenizer.model, GGUF vocab, vocab.json+merges.txt)
 // ends in the same implementation, so callers never care where a vocabulary came from.
 
+import type { TemplateBudget } from './template-budget.ts';
+
 export interface EncodeOptions {
   /** Add the model's special tokens (BOS/EOS, or CLS/SEP for encoders) around the text. Default true. */
   addSpecialTokens?: boolean;
@@ -30,6 +32,8 @@ export interface ChatTemplateOptions {
   templateName?: string;
   /** Extra variables for the template (tools, documents, custom flags). */
   extra?: Record<string, unknown>;
+  /** Rendering budget (steps, time, output size; template-budget.ts); default DEFAULT_TEMPLATE_BUDGET. */
+  budget?: Partial<TemplateBudget>;
 }
 
 export interface Tokenizer {

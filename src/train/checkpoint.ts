@@ -9,6 +9,9 @@
 // A kill at any point leaves either the old set of checkpoints or the new one, plus at worst a
 // temp folder that the next run removes (cleanStaleCheckpointTemps) and that no reader
 // considers (only checkpoint-<n> with a parseable trainer_state.json counts).
+// Replacing an existing checkpoint-<step> moves it to .trash-checkpoint-<step>-… first (rename
+// cannot replace a non-empty folder); a kill between that rename and the next leaves no
+// checkpoint-<step>, so start-up renames such a trash folder back before anything is deleted.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +27,9 @@ export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 const CHECKPOINT_RE = /^checkpoint-(\d+)$/;
 const TEMP_PREFIXES = ['.tmp-checkpoint-', '.trash-checkpoint-'];
+const TRASH_RE = /^\.trash-checkpoint-(\d+)-/;
+/** util/atomic-file.ts tempPathFor names: .<file>.<pid>.<8 hex>.tmp (final model, metrics, svg ...). */
+const ATOMIC_TEMP_RE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 export interface TrainerState {
   version: 1;
@@ -143,16 +149,46 @@ export function pruneCheckpoints(outDir: string, keep: number): void {
   for (const c of all.slice(0, Math.max(0, all.length - keep))) rmSync(c.dir, { recursive: true, force: true });
 }
 
-/** Removes temp folders left by a run killed while writing a checkpoint. Returns their names. */
-export function cleanStaleCheckpointTemps(outDir: string): string[] {
-  if (!existsSync(outDir)) return [];
-  const removed: string[] = [];
+/** Whether a process with this id runs (another live writer's temp files are left alone). */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Start-up clean-up of what a killed run leaves in `outDir`: a `.trash-checkpoint-<step>-…`
+ * whose checkpoint-<step> is missing is renamed back (the kill came between the two renames of
+ * a replacement); then temp checkpoint folders, other trash folders and atomic-write temp files
+ * (`.model.safetensors.<pid>.<rand>.tmp` from a killed final write, ...) are removed.
+ * Returns the names removed and the names restored.
+ */
+export function cleanStaleCheckpointTemps(outDir: string): string[] & { restored?: string[] } {
+  const removed: string[] & { restored?: string[] } = [];
+  if (!existsSync(outDir)) return removed;
+  const restored: string[] = [];
+  for (const name of readdirSync(outDir).sort()) {
+    const m = TRASH_RE.exec(name);
+    if (!m) continue;
+    const final = checkpointDir(outDir, Number(m[1]));
+    if (!existsSync(final) && existsSync(join(outDir, name, TRAINER_STATE_FILE))) {
+      renameSync(join(outDir, name), final);
+      restored.push(`${name} -> checkpoint-${m[1]}`);
+    }
+  }
+  if (restored.length) fsyncDir(outDir);
   for (const name of readdirSync(outDir)) {
-    if (TEMP_PREFIXES.some((p) => name.startsWith(p))) {
+    const temp = ATOMIC_TEMP_RE.exec(name);
+    if (TEMP_PREFIXES.some((p) => name.startsWith(p)) || (temp && !processAlive(Number(temp[1])))) {
       rmSync(join(outDir, name), { recursive: true, force: true });
       removed.push(name);
     }
   }
+  if (restored.length) removed.restored = restored;
   return removed;
 }
 

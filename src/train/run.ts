@@ -23,7 +23,9 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { FormatError, SlmError } from '../errors.ts';
 import { resolvedSchedule, trajectoryConfig, type TrainConfig } from './config.ts';
 import { Trainer, type CheckpointLayout, type TrainResult } from './trainer.ts';
-import { latestCheckpoint, listCheckpoints } from './checkpoint.ts';
+import { cleanStaleCheckpointTemps, latestCheckpoint, listCheckpoints } from './checkpoint.ts';
+import { checkOutputDir, outputError } from './output-dir.ts';
+import { textFileWarnings } from '../data/text-check.ts';
 import { readMetrics, type StepMetrics } from './metrics.ts';
 import { lossCurveSvg } from './svg.ts';
 import { singleDocumentWarning } from './held-out-notice.ts';
@@ -73,6 +75,13 @@ function weightShapes(arch: ModelArch<unknown>, config: unknown): Map<string, nu
 
 export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Promise<RunTrainingResult> {
   const log = io.log ?? (() => {});
+  // The output folder is checked (and a killed run's leftovers recovered or removed) before
+  // anything else, so a bad --out fails in a second with its path named.
+  checkOutputDir(cfg.out);
+  const leftovers = cleanStaleCheckpointTemps(cfg.out);
+  if (leftovers.restored) log(`restored checkpoint(s) an interrupted replacement had moved aside: ${leftovers.restored.join(', ')}`);
+  if (leftovers.length) log(`removed ${leftovers.length} incomplete file(s)/folder(s) left by an interrupted run: ${leftovers.join(', ')}`);
+  for (const w of textFileWarnings(typeof cfg.data === 'string' ? [cfg.data] : cfg.data)) log(`warning: ${w}`);
   const tokPath = cfg.tokenizer ?? cfg.model!;
   const defaultType = cfg.objective === 'mlm' ? 'roberta' : cfg.objective === 'seq2seq' ? 't5' : 'llama';
   // Objective vs architecture first: a mismatch is reported before tokens or weights matter.
@@ -228,10 +237,14 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       result = await trainer.run();
       const weights = trainer.weights();
       if (result.stopped === 'completed') {
-        if (lora) await savePeftAdapter(cfg.out, lora, cfg.model, weights);
-        else await writeHfModelFolder(cfg.out, { arch, config, weights, bosTokenId: tok.bosId, eosTokenId: eosId, padTokenId: tok.padId });
-        // With added special tokens the source files are stale: write the extended tokenizer.
-        writeTokenizerFiles(cfg.out, tokens.added.length ? undefined : tokPath, tok);
+        try {
+          if (lora) await savePeftAdapter(cfg.out, lora, cfg.model, weights);
+          else await writeHfModelFolder(cfg.out, { arch, config, weights, bosTokenId: tok.bosId, eosTokenId: eosId, padTokenId: tok.padId });
+          // With added special tokens the source files are stale: write the extended tokenizer.
+          writeTokenizerFiles(cfg.out, tokens.added.length ? undefined : tokPath, tok);
+        } catch (e) {
+          throw outputError(e, cfg.out, 'the final model', result.checkpoint ? `${result.checkpoint} holds the trained weights: fix the folder and run again with --resume` : undefined);
+        }
       }
     } finally {
       await trainer.dispose();

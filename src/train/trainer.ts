@@ -21,7 +21,8 @@ import { defaultDecays } from './step-graph.ts';
 import { learningRate, type LrSchedule } from './schedule.ts';
 import { TrainBuffers, type FloatArray, type TrainDType } from './buffers.ts';
 import { causalLMObjective, type BatchFeeds, type BatchSource, type EvalRows, type TrainObjective } from './objective.ts';
-import { cleanStaleCheckpointTemps, readCheckpoint, writeCheckpoint, type NamedArray, type TrainerState } from './checkpoint.ts';
+import { cleanStaleCheckpointTemps, latestCheckpoint, readCheckpoint, writeCheckpoint, type NamedArray, type TrainerState } from './checkpoint.ts';
+import { checkOutputDir, outputError } from './output-dir.ts';
 import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { resumeMismatchError } from './resume-mismatch.ts';
 import { ProgressBar } from './progress.ts';
@@ -135,6 +136,8 @@ export class Trainer<C> {
         this.masks[io.name] = { dtype: o.dtype, shape: io.shape as number[], data: o.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n) };
       }
     }
+    // Typed errors for an unusable output folder before anything is written (output-dir.ts).
+    checkOutputDir(o.outDir);
     this.metrics = o.writeMetrics === false ? undefined : new MetricsLog(join(o.outDir, 'metrics.jsonl'));
   }
 
@@ -174,7 +177,8 @@ export class Trainer<C> {
   private async initialize(): Promise<void> {
     const o = this.o;
     const removed = cleanStaleCheckpointTemps(o.outDir);
-    if (removed.length) o.log?.(`removed ${removed.length} incomplete checkpoint folder(s) left by an interrupted run: ${removed.join(', ')}`);
+    if (removed.restored) o.log?.(`restored checkpoint(s) an interrupted replacement had moved aside: ${removed.restored.join(', ')}`);
+    if (removed.length) o.log?.(`removed ${removed.length} incomplete file(s)/folder(s) left by an interrupted run: ${removed.join(', ')}`);
     if (o.resumeFrom) {
       const toGraph = o.layout.toGraphName ?? ((n: string) => n);
       const ck = await readCheckpoint(o.resumeFrom, o.layout.weightsFile, toGraph);
@@ -289,6 +293,20 @@ export class Trainer<C> {
   }
 
   async saveCheckpoint(): Promise<string> {
+    try {
+      return await this.writeCheckpointNow();
+    } catch (e) {
+      let last: string | undefined;
+      try {
+        last = latestCheckpoint(this.o.outDir);
+      } catch {
+        last = undefined; // the folder itself is gone or not a folder any more
+      }
+      throw outputError(e, this.o.outDir, `checkpoint-${this.step}`, last ? `${last} is intact: fix the folder and run again with --resume` : 'no earlier checkpoint exists');
+    }
+  }
+
+  private async writeCheckpointNow(): Promise<string> {
     const toFile = this.o.layout.toFileName ?? ((n: string) => n);
     const named = (get: (name: string) => FloatArray, rename: boolean) =>
       this.buffers.weights.map((w) => ({ name: rename ? toFile(w.name) : w.name, shape: w.shape, data: get(w.name) }));
@@ -341,7 +359,11 @@ export class Trainer<C> {
             progress.log(`step ${this.step}: eval loss ${ev.loss.toFixed(4)}, ppl ${ev.ppl.toFixed(2)}`);
           }
         }
-        this.metrics?.append(m);
+        try {
+          this.metrics?.append(m);
+        } catch (e) {
+          throw outputError(e, o.outDir, 'metrics.jsonl');
+        }
         o.onStep?.(m);
         const recent = stepTimes.slice(-20);
         progress.update({ step: this.step, loss: r.loss, tokensPerSecond: m.tokens_per_second, secondsPerStep: recent.reduce((a, b) => a + b, 0) / recent.length });

@@ -16,12 +16,14 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const HELLO = TINY_IDS['▁hello'];
 
-test('default: space-separated ids with BOS; stdin read verbatim', async () => {
+test('default: space-separated ids with BOS; one trailing newline dropped unless --keep-newline', async () => {
   const r = await run(['tokenize', model], 'hello world');
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, `1 ${HELLO} ${TINY_IDS['▁wor']} ${TINY_IDS['ld']}\n`);
   const nl = await run(['tokenize', model], 'hello\n');
-  assert.equal(nl.out, `1 ${HELLO} ${0x0a + 3}\n`);
+  assert.equal(nl.out, `1 ${HELLO}\n`);
+  const keep = await run(['tokenize', model, '--keep-newline'], 'hello\n');
+  assert.equal(keep.out, `1 ${HELLO} ${0x0a + 3}\n`);
 });
 
 test('--no-special and --json', async () => {

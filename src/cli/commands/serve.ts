@@ -10,6 +10,7 @@ import { loadServedModel } from '../../server/load-model.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
 import { EFT_OPTIONS, eftPairsFromFlags } from '../decoding-methods.ts';
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
+import { authNotice, checkApiKey } from '../../server/auth.ts';
 
 function intOption(name: string, v: unknown, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -79,6 +80,7 @@ const serve: Command = {
     const host = (values.host as string | undefined) ?? env.SLM_HOST ?? '127.0.0.1';
     const port = intOption('port', values.port ?? env.SLM_PORT, 8080)!;
     const apiKey = (values['api-key'] as string | undefined) ?? env.SLM_API_KEY;
+    checkApiKey(apiKey, values['api-key'] !== undefined ? '--api-key' : 'SLM_API_KEY');
     const maxConcurrency = intOption('max-concurrency', values['max-concurrency'], 8)!;
     const ctx = intOption('ctx', values.ctx, undefined);
     if (maxConcurrency < 1) throw new SlmError('INVALID_ARGUMENT', '--max-concurrency must be at least 1');
@@ -111,6 +113,8 @@ const serve: Command = {
         throw listenError(e, host, port);
       });
       log(`slm serve: listening on ${url} (OpenAI base URL ${url}/v1)`);
+      const notice = authNotice(host, apiKey);
+      if (notice) log(notice);
       try {
         await model;
       } catch {

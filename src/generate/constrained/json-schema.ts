@@ -1,7 +1,7 @@
 // The practical JSON-Schema subset constrained decoding supports, normalised into a small tree.
 // Unsupported keywords are rejected by name rather than ignored: output that silently breaks a
 // schema is the complaint users have with other servers (ollama#8063).
-import { SlmError } from '../../errors.ts';
+import { LimitError, SlmError } from '../../errors.ts';
 
 export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | 'null';
 const KINDS: ReadonlySet<string> = new Set(['object', 'array', 'string', 'number', 'integer', 'boolean', 'null']);
@@ -57,27 +57,85 @@ export function compileSchema(schema: unknown): SchemaNode {
   return node;
 }
 
-const compiledByText = new Map<string, SchemaNode>();
-const COMPILED_CACHE_SIZE = 64;
+/** Bounds on schemas from requests (docs/limits.md). */
+export interface SchemaLimits {
+  /** Nesting depth (properties / items / additionalProperties levels). */
+  maxDepth: number;
+  /** The schema as JSON text, in characters. */
+  maxChars: number;
+  /** Total size of the compiled-schema cache, counted as the schemas' JSON text (x4 for the tree). */
+  maxCacheBytes: number;
+  /** Entries in the compiled-schema cache. */
+  maxCacheEntries: number;
+}
+
+export const DEFAULT_SCHEMA_LIMITS: Readonly<SchemaLimits> = Object.freeze({
+  maxDepth: 64,
+  maxChars: 256 * 1024,
+  maxCacheBytes: 32 * 1024 * 1024,
+  maxCacheEntries: 64,
+});
+
+/** A compiled tree costs a few times its JSON text (maps, sets, enum strings); used for the cache budget. */
+const TREE_BYTES_PER_CHAR = 4;
+
+const compiledByText = new Map<string, { node: SchemaNode; bytes: number }>();
+let cachedBytes = 0;
+
+/** Bytes the compiled-schema cache holds now (by the estimate above; for tests and stats). */
+export function schemaCacheBytes(): number {
+  return cachedBytes;
+}
 
 /**
  * compileSchema, returning the same SchemaNode object for the same schema text. Token masks are
  * memoised by recogniser state, and states name schema nodes by identity, so requests that send
  * the same schema share masks only when they share the compiled tree (token-mask.ts).
+ * The schema's size and depth are checked first (LimitError); the cache is an LRU bounded by
+ * entries and by bytes.
  */
-export function compileSchemaCached(schema: unknown): SchemaNode {
+export function compileSchemaCached(schema: unknown, limits: SchemaLimits = DEFAULT_SCHEMA_LIMITS): SchemaNode {
+  checkSchemaDepth(schema, limits.maxDepth);
   const key = JSON.stringify(schema) ?? 'undefined';
+  if (key.length > limits.maxChars) {
+    throw new LimitError('json_schema.max_chars', limits.maxChars, `the JSON schema is ${key.length} characters; at most ${limits.maxChars} are accepted`);
+  }
   const hit = compiledByText.get(key);
   if (hit) {
     // Refresh its place in the LRU order.
     compiledByText.delete(key);
     compiledByText.set(key, hit);
-    return hit;
+    return hit.node;
   }
   const node = compileSchema(schema);
-  if (compiledByText.size >= COMPILED_CACHE_SIZE) compiledByText.delete(compiledByText.keys().next().value!);
-  compiledByText.set(key, node);
+  const bytes = key.length * (2 + TREE_BYTES_PER_CHAR);
+  if (bytes > limits.maxCacheBytes) return node; // too big to keep: compiled per request
+  while (compiledByText.size && (compiledByText.size >= limits.maxCacheEntries || cachedBytes + bytes > limits.maxCacheBytes)) {
+    const [oldest, entry] = compiledByText.entries().next().value!;
+    compiledByText.delete(oldest);
+    cachedBytes -= entry.bytes;
+  }
+  compiledByText.set(key, { node, bytes });
+  cachedBytes += bytes;
   return node;
+}
+
+/**
+ * Depth of nested objects/arrays in the schema value, without recursion (a 2,500-level schema
+ * overflowed the stack in compile and JSON.stringify and came back as a 500).
+ */
+export function checkSchemaDepth(schema: unknown, maxDepth: number): void {
+  // The schema JSON nests two value levels per schema level (properties -> name -> schema).
+  const maxValueDepth = 2 * maxDepth + 2;
+  const stack: Array<[unknown, number]> = [[schema, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d > maxValueDepth) {
+      throw new LimitError('json_schema.max_depth', maxDepth, `the JSON schema nests deeper than ${maxDepth} levels`);
+    }
+    for (const c of Array.isArray(v) ? v : Object.values(v)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
+  }
 }
 
 function compile(schema: unknown, path: string, unsupported: string[]): SchemaNode {

@@ -9,6 +9,7 @@ import { parseBody } from '../schemas.ts';
 import { chatToolRequest, type ChatToolRequest } from '../tool-schemas.ts';
 import { FALLBACK_TOOL_FORMAT, newCallId, planTools, templateTools, toChatMessages, toolConstraint, ToolReplyParser, type ToolPlan } from '../tools.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
+import { encodeChatBounded } from '../text-bounds.ts';
 
 export interface PreparedChat {
   promptIds: number[];
@@ -18,7 +19,7 @@ export interface PreparedChat {
 }
 
 /** Prompt and generation jobs for a validated chat request (shared with /v1/responses). */
-export function prepareChat(sc: ServerContext, req: ChatToolRequest): PreparedChat {
+export async function prepareChat(sc: ServerContext, req: ChatToolRequest, clientSignal?: AbortSignal): Promise<PreparedChat> {
   checkModel(sc, req.model);
   if (!sc.model.encodeChat) throw badRequest(`The model '${sc.model.name}' has no chat template; use /v1/completions.`, 'messages', 'no_chat_template');
   if (req.top_logprobs && !req.logprobs) throw badRequest('top_logprobs requires logprobs: true.', 'top_logprobs');
@@ -27,7 +28,7 @@ export function prepareChat(sc: ServerContext, req: ChatToolRequest): PreparedCh
   }
   const tools = planTools(req, sc.model);
   const messages = toChatMessages(req.messages, tools, sc.model.toolFormat ?? FALLBACK_TOOL_FORMAT);
-  const promptIds = sc.model.encodeChat(messages, tools && (sc.model.toolFormat?.inTemplate ?? false) ? { tools: templateTools(tools.tools) } : undefined);
+  const promptIds = await encodeChatBounded(sc, messages, clientSignal, tools && (sc.model.toolFormat?.inTemplate ?? false) ? { tools: templateTools(tools.tools) } : undefined);
   const maxTokens = resolveMaxTokens(promptIds.length, req.max_completion_tokens ?? req.max_tokens, sc.ctx, 'rest', 'messages');
   const schema = schemaFor(req.response_format);
   const n = req.n ?? 1;
@@ -45,7 +46,7 @@ export function prepareChat(sc: ServerContext, req: ChatToolRequest): PreparedCh
 
 export async function chatCompletions(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
   const req = parseBody(chatToolRequest, dropIgnoredParams(body, 'chat'));
-  const { promptIds, jobs, schema, tools } = prepareChat(sc, req);
+  const { promptIds, jobs, schema, tools } = await prepareChat(sc, req, clientSignal);
   const fmt = new LogprobFormatter(sc.model.codec);
   const id = newId('chatcmpl');
   const created = nowSeconds();

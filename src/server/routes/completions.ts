@@ -8,6 +8,7 @@ import { dropIgnoredParams } from '../ignored-params.ts';
 import type { GenerationStep } from '../../generate/types.ts';
 import { EMPTY_PROMPT_WITHOUT_BOS } from '../../generate/encode-prompt.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
+import { encodeTexts } from '../text-bounds.ts';
 
 export async function completions(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
   const req = parseBody(completionRequest, dropIgnoredParams(body, 'completions'));
@@ -18,9 +19,12 @@ export async function completions(sc: ServerContext, body: unknown, clientSignal
   // Normalise the four prompt forms into a list of (text, ids).
   const raw = req.prompt;
   const prompts: Array<{ text: string; ids: number[] }> = [];
-  if (typeof raw === 'string') prompts.push({ text: raw, ids: codec.encode(raw, { addSpecialTokens: true }) });
-  else if (typeof raw[0] === 'string') for (const t of raw as string[]) prompts.push({ text: t, ids: codec.encode(t, { addSpecialTokens: true }) });
-  else if (typeof raw[0] === 'number') prompts.push({ text: '', ids: raw as number[] });
+  if (typeof raw !== 'string' && typeof raw[0] !== 'number' && raw.length * n > 64) throw badRequest('At most 64 completions (prompts × n) per request.', 'n');
+  if (typeof raw === 'string' || typeof raw[0] === 'string') {
+    const texts = typeof raw === 'string' ? [raw] : (raw as string[]);
+    const ids = await encodeTexts(sc, texts, { addSpecialTokens: true, param: 'prompt', signal: clientSignal });
+    texts.forEach((text, i) => prompts.push({ text, ids: ids[i] }));
+  } else if (typeof raw[0] === 'number') prompts.push({ text: '', ids: raw as number[] });
   else for (const ids of raw as number[][]) prompts.push({ text: '', ids });
   for (const p of prompts) {
     // An empty text is [BOS] (unconditional sampling, as llama.cpp's server does) when the

@@ -4,6 +4,7 @@ import { admit, checkModel, requestSignal, type ServerContext } from '../context
 import { detokenizeRequest, embeddingRequest, parseBody, tokenizeRequest } from '../schemas.ts';
 import { usage } from '../format.ts';
 import { nowSeconds } from './execute.ts';
+import { checkEmbeddingInputCount, checkEmbeddingTokens, encodeForTokenizeRoute, encodeTexts } from '../text-bounds.ts';
 
 const startedAt = nowSeconds();
 
@@ -19,14 +20,17 @@ export async function embeddings(sc: ServerContext, body: unknown, clientSignal:
   checkModel(sc, req.model);
   if (!sc.model.embed) throw badRequest(`The model '${sc.model.name}' does not provide embeddings.`, 'model', 'embeddings_unsupported');
   const raw = req.input;
+  checkEmbeddingInputCount(sc, typeof raw === 'string' || typeof raw[0] === 'number' ? 1 : raw.length);
+  const encode = (ts: string[]) => encodeTexts(sc, ts, { addSpecialTokens: true, param: 'input', signal: clientSignal });
   const inputs: number[][] =
     typeof raw === 'string'
-      ? [sc.model.codec.encode(raw, { addSpecialTokens: true })]
+      ? await encode([raw])
       : typeof raw[0] === 'string'
-        ? (raw as string[]).map((t) => sc.model.codec.encode(t, { addSpecialTokens: true }))
+        ? await encode(raw as string[])
         : typeof raw[0] === 'number'
           ? [raw as number[]]
           : (raw as number[][]);
+  checkEmbeddingTokens(sc, inputs);
   inputs.forEach((ids) => {
     if (ids.length === 0) throw badRequest('An embedding input is empty.', 'input');
     if (ids.length > sc.ctx) throw badRequest(`An input has ${ids.length} tokens; the context length is ${sc.ctx}.`, 'input', 'context_length_exceeded');
@@ -54,12 +58,12 @@ export async function embeddings(sc: ServerContext, body: unknown, clientSignal:
   }
 }
 
-export function tokenize(sc: ServerContext, body: unknown): Response {
+export async function tokenize(sc: ServerContext, body: unknown, signal?: AbortSignal): Promise<Response> {
   const req = parseBody(tokenizeRequest, body);
   if (req.model !== undefined) checkModel(sc, req.model);
   const text = req.content ?? req.prompt;
   if (text === undefined) throw badRequest("Send the text as 'content'.", 'content');
-  const tokens = sc.model.codec.encode(text, { addSpecialTokens: req.add_special ?? req.add_special_tokens ?? false });
+  const tokens = await encodeForTokenizeRoute(sc, text, req.add_special ?? req.add_special_tokens ?? false, signal);
   return Response.json({ tokens, count: tokens.length, max_model_len: sc.ctx });
 }
 

@@ -76,7 +76,7 @@ function toChatRequest(req: ResponsesRequest): ChatToolRequest {
 
 export async function responses(sc: ServerContext, body: unknown, clientSignal: AbortSignal): Promise<Response> {
   const req = parseBody(responsesRequest, dropIgnoredParams(body, 'responses'));
-  const { promptIds, jobs, schema } = prepareChat(sc, toChatRequest(req));
+  const { promptIds, jobs, schema } = await prepareChat(sc, toChatRequest(req), clientSignal);
   const id = newId('resp');
   const itemId = newId('msg');
   const createdAt = nowSeconds();

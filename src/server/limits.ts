@@ -1,0 +1,35 @@
+// Every limit the server enforces on request content, in one place (docs/limits.md documents
+// them). createServer({ limits: { ... } }) overrides any of them; the body size, queue, timeout
+// and concurrency limits are ServerOptions of their own (app.ts); the json_schema limits live
+// with the schema compiler (generate/constrained/json-schema.ts: DEFAULT_SCHEMA_LIMITS).
+
+export interface ServerLimits {
+  /** Inputs in one /v1/embeddings request (OpenAI allows 2048; this is a CPU server). */
+  maxEmbeddingInputs: number;
+  /** Tokens over all inputs of one /v1/embeddings request. */
+  maxEmbeddingTokens: number;
+  /** Characters of text one /tokenize request may send. */
+  maxTokenizeChars: number;
+  /**
+   * Texts up to this many characters are tokenized on the event loop (a few ms at worst);
+   * longer ones, and every chat-template render, go to the model's tokenizer worker when it has one.
+   */
+  inlineTokenizeChars: number;
+  /**
+   * Characters one token may cover when the model does not say (ServedModel.maxTokenChars):
+   * a prompt longer than context × this cannot fit, so it is refused before tokenizing.
+   */
+  fallbackMaxTokenChars: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxEmbeddingInputs: 256,
+  maxEmbeddingTokens: 32_768,
+  maxTokenizeChars: 1024 * 1024,
+  inlineTokenizeChars: 4096,
+  fallbackMaxTokenChars: 64,
+});
+
+export function serverLimits(overrides: Partial<ServerLimits> = {}): ServerLimits {
+  return { ...DEFAULT_SERVER_LIMITS, ...overrides };
+}
