@@ -8,12 +8,16 @@
 import type { CausalLMArch, ModelArch } from './causal-lm.ts';
 import { llama } from './llama.ts';
 import { phi } from './phi.ts';
+import { phi3 } from './phi3.ts';
+import { qwen2 } from './qwen2.ts';
 import { roberta, type MaskedLMArch } from './roberta.ts';
 import { UnsupportedError } from '../errors.ts';
 
 export const CAUSAL_LM_ARCHS: Record<string, CausalLMArch<any>> = {
   llama,
   phi,
+  qwen2,
+  phi3,
 };
 
 export const MASKED_LM_ARCHS: Record<string, MaskedLMArch<any>> = {

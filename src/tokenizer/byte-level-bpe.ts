@@ -15,6 +15,8 @@ export interface ByteLevelBpeOptions {
   /** RoBERTa-style `<s> A </s>` around every sequence. */
   roberta?: { cls: [string, number]; sep: [string, number] };
   unkToken?: string | null;
+  /** A pre-token that is itself in the vocabulary is one token, merges or not (Llama 3). */
+  ignoreMerges?: boolean;
 }
 
 export function byteLevelBpeJson(o: ByteLevelBpeOptions): TokenizerJson {
@@ -39,7 +41,7 @@ export function byteLevelBpeJson(o: ByteLevelBpeOptions): TokenizerJson {
       end_of_word_suffix: null,
       fuse_unk: false,
       byte_fallback: false,
-      ignore_merges: false,
+      ignore_merges: o.ignoreMerges ?? false,
       vocab: o.vocab,
       merges: o.merges.map((m) => (typeof m === 'string' ? splitMerge(m) : m)),
     },
@@ -98,4 +100,23 @@ export function splitRegexForGgufPre(pre: string | undefined, file: string): str
   if (pre === 'llama-bpe' || pre === 'llama3' || pre === 'smaug-bpe') return LLAMA3_REGEX;
   if (pre === 'qwen2' || pre === 'deepseek-r1-qwen') return QWEN2_REGEX;
   throw new UnsupportedError(`${file}: GGUF pre-tokenizer "${pre}" is not supported (supported: ${[...GPT2_PRE, 'llama-bpe', 'qwen2'].join(', ')})`);
+}
+
+/** Whether llama.cpp tokenizes this pre-tokenizer kind with ignore_merges (its Llama 3 kinds). */
+export function ggufPreIgnoresMerges(pre: string | undefined): boolean {
+  return pre === 'llama-bpe' || pre === 'llama3' || pre === 'smaug-bpe';
+}
+
+/**
+ * The GGUF `tokenizer.ggml.pre` for a byte-level BPE tokenizer.json's pre-tokenizer: GPT-2's
+ * built-in regex -> gpt-2, Llama 3's split regex -> llama-bpe, Qwen2's -> qwen2; anything else
+ * is refused (llama.cpp would tokenize it with another regex).
+ */
+export function ggufPreForPreTokenizer(preTokenizer: unknown, file: string): string {
+  const p = preTokenizer as { type?: string; use_regex?: boolean; pretokenizers?: { type?: string; pattern?: { Regex?: string } }[] } | null | undefined;
+  if (p?.type === 'ByteLevel' && p.use_regex !== false) return 'gpt-2';
+  const split = p?.type === 'Sequence' ? p.pretokenizers?.find((x) => x.type === 'Split')?.pattern?.Regex : undefined;
+  if (split === LLAMA3_REGEX) return 'llama-bpe';
+  if (split === QWEN2_REGEX) return 'qwen2';
+  throw new UnsupportedError(`${file}: GGUF export supports the GPT-2, Llama 3 and Qwen2 byte-level pre-tokenizers; this tokenizer's is ${JSON.stringify(preTokenizer).slice(0, 200)}`);
 }
