@@ -81,7 +81,7 @@ function postProcessorAddsBos(post: unknown, bosId: number | undefined, tokens: 
  * CONTROL and the others as USER_DEFINED (both matched whole in text, as llama.cpp's converter
  * types them), add_bos when its post-processor prepends BOS.
  */
-export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { bos?: number; eos?: number; vocabSize: number }): Record<string, TypedGgufValue> {
+export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { bos?: number; eos?: number; vocabSize: number; /** tokenizer_config.json's chat_template (a string), for `tokenizer.chat_template`. */ chatTemplate?: string }): Record<string, TypedGgufValue> {
   const model = tokenizerJson.model;
   if (model?.type !== 'BPE' || !model.vocab || !model.merges) throw new UnsupportedError('GGUF export of tokenizers supports byte-level BPE tokenizer.json files only');
   const tokens: string[] = [];
@@ -108,6 +108,7 @@ export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { b
   };
   if (ids.bos !== undefined) meta['tokenizer.ggml.bos_token_id'] = { type: 'UINT32', value: ids.bos };
   if (ids.eos !== undefined) meta['tokenizer.ggml.eos_token_id'] = { type: 'UINT32', value: ids.eos };
+  if (ids.chatTemplate !== undefined) meta['tokenizer.chat_template'] = { type: 'STRING', value: ids.chatTemplate };
   return meta;
 }
 

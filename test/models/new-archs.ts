@@ -81,7 +81,7 @@ export interface WrittenModel {
  * [-0.05, 0.05], so a dropped or swapped one changes the logits) as an HF folder with the tiny
  * byte-level tokenizer; `gguf(type)` writes the same weights as GGUF.
  */
-export async function writeRandomModel(hf: Record<string, unknown>, seed: number, std: number, tag = String(hf.model_type)): Promise<WrittenModel> {
+export async function writeRandomModel(hf: Record<string, unknown>, seed: number, std: number, tag = String(hf.model_type), tokenizerFiles?: Record<string, string>): Promise<WrittenModel> {
   const dir = mkdtempSync(join(tmpdir(), `slmkit-${tag}-`));
   const arch = causalLMArch(hf.model_type) as CausalLMArch<unknown>;
   const config = arch.parseConfig(hf);
@@ -93,9 +93,13 @@ export async function writeRandomModel(hf: Record<string, unknown>, seed: number
     const rng = new Rng(`${seed}:${name}`);
     for (let i = 0; i < data.length; i++) data[i] = (norm ? 1 : 0) + (rng.next() - 0.5) * (norm ? 0.4 : 0.1);
   }
-  const tok = tinyTokenizerJson(TINY_VOCAB);
+  // The tiny trained vocabulary, or the given tokenizer.json / tokenizer_config.json texts.
+  const tiny = tokenizerFiles ? undefined : tinyTokenizerJson(TINY_VOCAB);
+  const files = tokenizerFiles ?? { 'tokenizer.json': tiny!.json, 'tokenizer_config.json': tiny!.config };
   const folder = join(dir, 'hf');
-  await saveHfFolder(folder, { arch, config, store }, { files: { 'tokenizer.json': tok.json, 'tokenizer_config.json': tok.config } });
+  await saveHfFolder(folder, { arch, config, store }, { files });
+  const id = (v: unknown) => (typeof v === 'number' ? v : Array.isArray(v) ? (v[0] as number) : undefined);
+  const template = files['tokenizer_config.json'] ? (JSON.parse(files['tokenizer_config.json']) as { chat_template?: unknown }).chat_template : undefined;
   return {
     dir,
     folder,
@@ -103,7 +107,12 @@ export async function writeRandomModel(hf: Record<string, unknown>, seed: number
     config,
     async gguf(type) {
       const file = join(dir, `model-${type}.gguf`);
-      const meta = ggufTokenizerMetadata(JSON.parse(tok.json), { vocabSize: TINY_VOCAB, eos: 0, bos: 0 });
+      const meta = ggufTokenizerMetadata(JSON.parse(files['tokenizer.json']!), {
+        vocabSize: hf.vocab_size as number,
+        bos: id(hf.bos_token_id),
+        eos: id(hf.eos_token_id),
+        chatTemplate: typeof template === 'string' ? template : undefined,
+      });
       await saveGguf(file, { arch, config, store }, { type, tokenizer: meta });
       return file;
     },
