@@ -26,7 +26,7 @@ import { listWeights } from '../nn/init-store.ts';
 import type { LinearDType, WeightStore } from '../nn/var-builder.ts';
 import { compile } from '../runtime/session.ts';
 import type { DecoderSession } from '../generate/types.ts';
-import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
+import { SlmError, throwIfAborted } from '../errors.ts';
 import { QUANTIZER_VERSION } from '../quant/blockwise.ts';
 
 export type ModelDType = 'f32' | 'f16' | 'q8' | 'q4';

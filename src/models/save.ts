@@ -75,13 +75,22 @@ function postProcessorAddsBos(post: unknown, bosId: number | undefined, tokens: 
   return p.type === 'TemplateProcessing' && p.single?.[0]?.SpecialToken?.id === tokens[bosId];
 }
 
+export interface GgufTokenizerOptions {
+  bos?: number;
+  eos?: number;
+  /** Embedding rows: ids past the tokenizer's are written as UNUSED padding tokens. */
+  vocabSize: number;
+  /** tokenizer_config.json's chat_template (a string), written as `tokenizer.chat_template`. */
+  chatTemplate?: string;
+}
+
 /**
  * GGUF tokenizer metadata (llama.cpp's `gpt2` model) from a byte-level BPE tokenizer.json:
  * `tokenizer.ggml.pre` from its split regex (gpt-2, llama-bpe, qwen2), special added tokens as
  * CONTROL and the others as USER_DEFINED (both matched whole in text, as llama.cpp's converter
  * types them), add_bos when its post-processor prepends BOS.
  */
-export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { bos?: number; eos?: number; vocabSize: number; /** tokenizer_config.json's chat_template (a string), for `tokenizer.chat_template`. */ chatTemplate?: string }): Record<string, TypedGgufValue> {
+export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: GgufTokenizerOptions): Record<string, TypedGgufValue> {
   const model = tokenizerJson.model;
   if (model?.type !== 'BPE' || !model.vocab || !model.merges) throw new UnsupportedError('GGUF export of tokenizers supports byte-level BPE tokenizer.json files only');
   const tokens: string[] = [];
