@@ -9,7 +9,7 @@
 //   bert  (WordPiece; llama.cpp marks word starts with "▁")        -> WordPiece with "##"
 import { gguf } from '@huggingface/gguf';
 import { FormatError, UnsupportedError } from '../errors.ts';
-import { byteLevelBpeJson, ggufPreIgnoresMerges, splitRegexForGgufPre } from './byte-level-bpe.ts';
+import { byteLevelBpeJson, ggufPreIgnoresMerges, ggufPreSplitsDigits, splitRegexForGgufPre } from './byte-level-bpe.ts';
 import { PieceType, type SpmPiece } from './sentencepiece-model.ts';
 import { spmToTokenizerJson } from './spm-convert.ts';
 import type { AddedTokenJson, SpecialIds, TokenizerConfig, TokenizerJson } from './tokenizer-json.ts';
@@ -85,6 +85,7 @@ export function tokenizerSourceFromGgufMetadata(md: Metadata, file: string): Tok
         addedTokens: addedTokens(tokens, types),
         splitRegex: splitRegexForGgufPre(pre, file),
         ignoreMerges: ggufPreIgnoresMerges(pre),
+        individualDigits: ggufPreSplitsDigits(pre),
       });
       config.add_bos_token = typeof addBos === 'boolean' ? addBos : false;
       config.add_eos_token = typeof addEos === 'boolean' ? addEos : false;
