@@ -113,6 +113,8 @@ export const NN_RULES: Record<string, GradRule> = {
         theta: a.theta as number,
         interleaved: a.interleaved === true,
         inverse: a.inverse !== true,
+        freqFactors: (a.freqFactors as number[] | null | undefined) ?? undefined,
+        attnFactor: (a.attnFactor as number | undefined) ?? 1,
       }),
     ];
   },

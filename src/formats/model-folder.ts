@@ -10,17 +10,19 @@ import { findWeights, openCheckpoint, type WeightsLocation } from './open-checkp
 
 /** Model types slmkit can load. Loaders for new architectures add their `model_type` here. */
 export const SUPPORTED_MODEL_TYPES: string[] = ['llama', 'phi', 'roberta', 't5', 'llava'];
+SUPPORTED_MODEL_TYPES.push('qwen2', 'phi3');
 
 /**
  * Other spellings of a supported type. Deliberately minimal: an alias is only right when the
  * loader for the target handles the aliased checkpoints' config and tensor names. Architectures
- * that merely resemble one we support (mistral, qwen2, ...) are NOT aliased.
+ * that merely resemble one we support (mistral, ...) are NOT aliased.
  * - llava_phi: LLaVA-Phi's config.json (`LlavaPhiConfig`); the llava loader sees `declaredModelType`.
  */
 export const MODEL_TYPE_ALIASES: Record<string, string> = { llava_phi: 'llava' };
 
 /** GGUF `general.architecture` values that correspond to a supported model type. */
 export const GGUF_ARCHITECTURE_TO_MODEL_TYPE: Record<string, string> = { llama: 'llama', phi2: 'phi', t5: 't5' };
+Object.assign(GGUF_ARCHITECTURE_TO_MODEL_TYPE, { qwen2: 'qwen2', phi3: 'phi3' });
 
 export function canonicalModelType(declared: string): string | undefined {
   const t = MODEL_TYPE_ALIASES[declared] ?? declared;

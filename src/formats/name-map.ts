@@ -6,15 +6,17 @@
 // as [2, head_dim/2] it swaps the two axes, so HF row j*head_dim/2 + i goes to GGUF row 2i + j.
 // k_proj uses the number of KV heads. Phi (GGUF architecture "phi2") keeps q/k/v separate when
 // converted from the native HF layout and is not permuted (it uses NeoX-style RoPE in llama.cpp).
+// Qwen2 has Llama's names and NeoX RoPE (not permuted). Phi-3 keeps its stacked projections:
+// qkv_proj -> attn_qkv, gate_up_proj -> ffn_up (gate rows first, as llama.cpp's SwiGLU splits it).
 import { SlmError } from '../errors.ts';
 
-export type NameMapArch = 'llama' | 'phi';
+export type NameMapArch = 'llama' | 'phi' | 'qwen2' | 'phi3';
 
 /** `general.architecture` value llama.cpp uses for each. */
-export const GGUF_ARCHITECTURE: Record<NameMapArch, string> = { llama: 'llama', phi: 'phi2' };
+export const GGUF_ARCHITECTURE: Record<NameMapArch, string> = { llama: 'llama', phi: 'phi2', qwen2: 'qwen2', phi3: 'phi3' };
 
 // [HF prefix, GGUF prefix]; {N} is the layer number. A `.weight` or `.bias` suffix is carried over.
-const RULES: Record<NameMapArch, [string, string][]> = {
+const RULES: Record<Exclude<NameMapArch, 'qwen2'>, [string, string][]> = {
   llama: [
     ['model.embed_tokens', 'token_embd'],
     ['model.norm', 'output_norm'],
@@ -41,6 +43,17 @@ const RULES: Record<NameMapArch, [string, string][]> = {
     ['model.layers.{N}.mlp.fc1', 'blk.{N}.ffn_up'],
     ['model.layers.{N}.mlp.fc2', 'blk.{N}.ffn_down'],
   ],
+  phi3: [
+    ['model.embed_tokens', 'token_embd'],
+    ['model.norm', 'output_norm'],
+    ['lm_head', 'output'],
+    ['model.layers.{N}.input_layernorm', 'blk.{N}.attn_norm'],
+    ['model.layers.{N}.self_attn.qkv_proj', 'blk.{N}.attn_qkv'],
+    ['model.layers.{N}.self_attn.o_proj', 'blk.{N}.attn_output'],
+    ['model.layers.{N}.post_attention_layernorm', 'blk.{N}.ffn_norm'],
+    ['model.layers.{N}.mlp.gate_up_proj', 'blk.{N}.ffn_up'],
+    ['model.layers.{N}.mlp.down_proj', 'blk.{N}.ffn_down'],
+  ],
 };
 
 interface Compiled { from: RegExp; to: string }
@@ -52,9 +65,10 @@ function compile(pattern: string, target: string): Compiled {
 
 const HF_TO_GGUF = new Map<NameMapArch, Compiled[]>();
 const GGUF_TO_HF = new Map<NameMapArch, Compiled[]>();
-for (const arch of Object.keys(RULES) as NameMapArch[]) {
-  HF_TO_GGUF.set(arch, RULES[arch].map(([hf, gg]) => compile(hf, gg)));
-  GGUF_TO_HF.set(arch, RULES[arch].map(([hf, gg]) => compile(gg, hf)));
+for (const arch of Object.keys(GGUF_ARCHITECTURE) as NameMapArch[]) {
+  const rules = RULES[arch === 'qwen2' ? 'llama' : arch];
+  HF_TO_GGUF.set(arch, rules.map(([hf, gg]) => compile(hf, gg)));
+  GGUF_TO_HF.set(arch, rules.map(([hf, gg]) => compile(gg, hf)));
 }
 
 function apply(rules: Compiled[], name: string): string | undefined {

@@ -145,6 +145,8 @@ function run(node: Node, x: (Value | null)[], env: Record<string, number>): Valu
           theta: a.theta as number,
           interleaved: a.interleaved === true,
           inverse: a.inverse === true,
+          freqFactors: (a.freqFactors as number[] | null | undefined) ?? null,
+          attnFactor: (a.attnFactor as number | undefined) ?? 1,
         }),
       ];
     case 'attention':

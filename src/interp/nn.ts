@@ -1,5 +1,6 @@
 // Reductions, normalizations and the transformer blocks (rope, attention, cross_entropy).
 
+import { ropeInvFreq } from '../ir/rope-freq.ts';
 import { SlmError } from '../errors.ts';
 import { broadcastConcrete, broadcastTo } from './elementwise.ts';
 import { makeValue, numelOf, normalizeInts, stridesOf, type Value } from './value.ts';
@@ -110,6 +111,8 @@ export interface RopeAttrs {
   theta: number;
   interleaved: boolean;
   inverse: boolean;
+  freqFactors?: readonly number[] | null;
+  attnFactor?: number;
 }
 
 export function rope(x: Value, pos: Value, a: RopeAttrs): Value {
@@ -117,7 +120,8 @@ export function rope(x: Value, pos: Value, a: RopeAttrs): Value {
   if (x.shape.length !== 3 || HD !== a.numHeads * a.headDim) throw new SlmError('SHAPE_MISMATCH', `rope: x [${x.shape}] must be [B, S, ${a.numHeads}*${a.headDim}]`);
   if (pos.shape.length !== 2 || pos.shape[0] !== B || pos.shape[1] !== S) throw new SlmError('SHAPE_MISMATCH', `rope: positions [${pos.shape}] must be [${B}, ${S}]`);
   const half = a.rotaryDim / 2;
-  const invFreq = Array.from({ length: half }, (_, j) => Math.pow(a.theta, (-2 * j) / a.rotaryDim));
+  const invFreq = ropeInvFreq(a.theta, a.rotaryDim, a.freqFactors);
+  const m = a.attnFactor ?? 1;
   const sign = a.inverse ? -1 : 1;
   const out = makeValue(x.dtype, [...x.shape], Float64Array.from(x.data)); // dims past rotaryDim pass through
   for (let b = 0; b < B; b++) {
@@ -127,8 +131,8 @@ export function rope(x: Value, pos: Value, a: RopeAttrs): Value {
         const base = (b * S + s) * HD + h * a.headDim;
         for (let j = 0; j < half; j++) {
           const ang = sign * p * invFreq[j]!;
-          const c = Math.cos(ang);
-          const sn = Math.sin(ang);
+          const c = m * Math.cos(ang);
+          const sn = m * Math.sin(ang);
           const i1 = base + (a.interleaved ? 2 * j : j);
           const i2 = base + (a.interleaved ? 2 * j + 1 : j + half);
           const x1 = x.data[i1]!;

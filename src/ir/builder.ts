@@ -171,6 +171,13 @@ export interface RopeOptions {
   /** false: HF rotate-half; true: GPT-J/llama.cpp-style interleaved pairs. */
   interleaved?: boolean;
   inverse?: boolean;
+  /**
+   * Per-frequency divisors (rotaryDim/2 of them): inv_freq[j] / freqFactors[j]. Llama 3's
+   * rope_scaling (llama.cpp's rope_freqs.weight) and Phi-3's longrope factors.
+   */
+  freqFactors?: readonly number[];
+  /** Scales cos and sin (longrope's attention factor); default 1. */
+  attnFactor?: number;
 }
 export function rope(x: Tensor, positions: Tensor, o: RopeOptions): Tensor {
   return one(
@@ -181,6 +188,8 @@ export function rope(x: Tensor, positions: Tensor, o: RopeOptions): Tensor {
       theta: o.theta,
       interleaved: o.interleaved ?? false,
       inverse: o.inverse ?? false,
+      freqFactors: o.freqFactors ? [...o.freqFactors] : null,
+      attnFactor: o.attnFactor ?? 1,
     }),
   );
 }

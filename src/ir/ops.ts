@@ -391,7 +391,8 @@ export const OPS: Record<string, Infer> = {
    * attrs: numHeads, headDim, rotaryDim (<= headDim; dims past it pass through), theta,
    * interleaved (false: HF rotate-half pairs i and i+rotaryDim/2; true: pairs 2i, 2i+1),
    * inverse (rotate by -angle; the gradient of rope is its inverse).
-   * inv_freq[j] = theta^(-2j/rotaryDim), angle = position * inv_freq[j].
+   * inv_freq[j] = theta^(-2j/rotaryDim) / freqFactors[j] (factors default 1),
+   * angle = position * inv_freq[j]; cos and sin are scaled by attnFactor (default 1).
    */
   rope: (op, x, a) => {
     const v = req(op, x, 0, 'x');
@@ -404,6 +405,10 @@ export const OPS: Record<string, Infer> = {
     if (v.shape.length !== 3) fail(op, `x must be [batch, seq, heads*headDim], got ${v}`);
     if (dimsConflict(v.shape[2]!, h * hd)) fail(op, `x last dim must be numHeads*headDim = ${h * hd}, got ${v}`);
     if (!(rd > 0 && rd <= hd && rd % 2 === 0)) fail(op, `rotaryDim ${rd} must be even and in (0, headDim=${hd}]`);
+    const ff = a.freqFactors as number[] | null | undefined;
+    if (ff != null && (ff.length !== rd / 2 || ff.some((f) => !(f > 0) || !Number.isFinite(f)))) fail(op, `freqFactors must be ${rd / 2} positive numbers, got ${ff.length}`);
+    const af = a.attnFactor as number | undefined;
+    if (af !== undefined && !(af > 0 && Number.isFinite(af))) fail(op, `attnFactor must be a positive number, got ${af}`);
     if (p.shape.length !== 2 || dimsConflict(p.shape[0]!, v.shape[0]!) || dimsConflict(p.shape[1]!, v.shape[1]!)) fail(op, `positions must be [batch, seq] matching x ${v}, got ${p}`);
     return [{ dtype: v.dtype, shape: v.shape }];
   },

@@ -62,6 +62,11 @@ export interface ModelArch<C> {
 export interface CausalLMArch<C> extends ModelArch<C> {
   readonly family?: 'causal-lm';
   kvLayout(c: C): KvLayout;
+  /**
+   * The config as run with a KV cache of `context` positions, when that changes the graph
+   * (Phi-3 longrope switches to its long factors beyond the original context). Default: c.
+   */
+  atContext?(c: C, context: number): C;
   forward(vb: VarBuilder, c: C, io: DecoderInputs): DecoderOutputs;
 }
 

@@ -3,7 +3,7 @@
 // whatever file they came from.
 
 import type { Checkpoint } from '../formats/checkpoint.ts';
-import type { WeightStore } from '../nn/var-builder.ts';
+import { WeightUsage, type WeightStore } from '../nn/var-builder.ts';
 import { SlmError } from '../errors.ts';
 
 export interface CheckpointStoreOptions {
@@ -40,4 +40,15 @@ export class CheckpointStore implements WeightStore {
   names(): string[] {
     return [...this.byHf.keys()];
   }
+}
+
+/**
+ * Refuses a checkpoint whose tensors are not exactly the ones the model asks for (names and
+ * shapes; `expected` from listWeights), with one error listing every difference, so a
+ * mismatch fails at load rather than when a graph is first built or run.
+ */
+export function assertCheckpointMatches(expected: Map<string, number[]>, store: WeightStore, file: string, ignoreUnused: (name: string) => boolean = () => false): void {
+  const usage = new WeightUsage();
+  for (const [name, shape] of expected) usage.record(store, name, shape);
+  usage.check(store, file, ignoreUnused);
 }

@@ -12,13 +12,14 @@ import { basename } from 'node:path';
 import { openModelFolder } from '../formats/model-folder.ts';
 import { openGguf } from '../formats/gguf/index.ts';
 import { notAModelFileError, sniffCheckpointFile } from '../formats/sniff.ts';
-import { ggufToHfName, qkPermuteHeads, unpermuteQkFromGguf } from '../formats/name-map.ts';
+import { ggufToHfName, qkPermuteHeads, unpermuteQkFromGguf, type NameMapArch } from '../formats/name-map.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { causalLMArch } from './registry.ts';
 import type { CausalLMArch, DecoderGraphOptions } from './causal-lm.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
-import { hfConfigFromGguf } from './gguf-config.ts';
+import { ggufTensorFacts, hfConfigFromGguf } from './gguf-config.ts';
+import { assertCheckpointMatches } from './checkpoint-store.ts';
 import { estimateMemory, assertFits, type MemoryEstimate } from './memory.ts';
 import { KvDecoderSession, SharedKvDecoderSession, type DecoderRunners, type GraphRunner } from './decoder-session.ts';
 import { decoderGraph, interpreterDecoderRunners, interpreterRunner } from './runners.ts';
@@ -26,7 +27,7 @@ import { listWeights } from '../nn/init-store.ts';
 import type { LinearAdapter, LinearDType, WeightStore } from '../nn/var-builder.ts';
 import { compile } from '../runtime/session.ts';
 import type { DecoderSession } from '../generate/types.ts';
-import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
+import { SlmError, throwIfAborted } from '../errors.ts';
 import { QUANTIZER_VERSION } from '../quant/blockwise.ts';
 
 export type ModelDType = 'f32' | 'f16' | 'q8' | 'q4';
@@ -201,12 +202,8 @@ interface Opened {
 
 async function openGgufModel(file: string): Promise<Opened> {
   const g = await openGguf(file);
-  const arch = g.metadata['general.architecture'];
-  const modelType = arch === 'phi2' ? 'phi' : String(arch);
-  const embd = g.tensors.get('token_embd.weight');
-  if (!embd) throw new FormatError(file, 'token_embd.weight', 'missing');
-  const config = hfConfigFromGguf(g.metadata, embd.shape[0]!, file);
-  const nameArch = modelType === 'phi' ? 'phi' : 'llama';
+  const config = hfConfigFromGguf(g.metadata, await ggufTensorFacts(g), file);
+  const nameArch = config.model_type as NameMapArch;
   const heads = { numHeads: config.num_attention_heads as number, numKvHeads: config.num_key_value_heads as number };
   const store = new CheckpointStore(g, {
     toHfName: (n) => ggufToHfName(nameArch, n),
@@ -227,6 +224,16 @@ async function openModelFile(file: string): Promise<Opened> {
   if (format === 'gguf') return openGgufModel(file);
   if (format) throw new SlmError('INVALID_ARGUMENT', `${file} is a ${format} weights file without its config: give the Hugging Face folder that holds it (config.json + tokenizer files) or a .gguf file`);
   throw notAModelFileError(file, head);
+}
+
+/** assertCheckpointMatches, closing the checkpoint's files when it throws. */
+async function refuseMismatch(arch: CausalLMArch<unknown>, expected: Map<string, number[]>, opened: Opened): Promise<void> {
+  try {
+    assertCheckpointMatches(expected, opened.store, opened.checkpoint.path, (n) => arch.ignoreTensor?.(n) ?? false);
+  } catch (e) {
+    await opened.checkpoint.close();
+    throw e;
+  }
 }
 
 async function openFolderModel(dir: string): Promise<Opened> {
@@ -263,10 +270,13 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   if (quantEmbeddings) linearParams += embeddingParams;
   else otherParams += embeddingParams;
   const context = Math.min(opts.context ?? Math.min(arch.maxPositions(config), 2048), arch.maxPositions(config));
+  const runConfig = arch.atContext ? arch.atContext(config, context) : config;
   const sequences = opts.sequences ?? 1;
   if (!Number.isInteger(sequences) || sequences < 1) throw new SlmError('INVALID_ARGUMENT', `sequences must be a positive integer, got ${sequences}`);
   const memory = estimateMemory({ linearParams, otherParams, linear: LINEAR_OF[dtype], kv: arch.kvLayout(config), context, sequences });
   assertFits(memory, `${basename(path)} at ${dtype}${sequences > 1 ? ` with ${sequences} sequences of ${context} tokens` : ''}`);
+  // A checkpoint whose tensors do not match the config is refused here, before any graph is built.
+  await refuseMismatch(arch, shapes, opened);
 
   const tokenizer = await loadTokenizer(opened.tokenizerPath);
   const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: quantEmbeddings, fuseLinears: opts.fuseLinears ?? true, linearAdapter: opts.adapter?.linearAdapter };
@@ -275,20 +285,20 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
   let buildHidden: () => Promise<GraphRunner>;
   const hiddenOpts = { cache: false, lastLogitsOnly: true, hiddenOutput: true };
   if (opts.backend === 'interpreter') {
-    runners = shareRunners(interpreterDecoderRunners(arch, config, opened.store, vbOpts));
-    buildHidden = async () => interpreterRunner(decoderGraph(arch, config, opened.store, vbOpts, hiddenOpts));
+    runners = shareRunners(interpreterDecoderRunners(arch, runConfig, opened.store, vbOpts));
+    buildHidden = async () => interpreterRunner(decoderGraph(arch, runConfig, opened.store, vbOpts, hiddenOpts));
   } else {
     const accuracyLevel = opts.accuracyLevel ?? 4;
     const version = (await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel)) + (opts.adapter ? `|adapter=${opts.adapter.id}` : '');
     // (The embedding's form is part of the lowered graph, hence of the cache key, already.)
     const build = (o: DecoderGraphOptions, kvMode: 'shared' | 'append' | 'append-gqa' | 'concat' = 'concat') => async (): Promise<GraphRunner> => {
-      const cg = await compile(decoderGraph(arch, config, opened.store, vbOpts, o), {
+      const cg = await compile(decoderGraph(arch, runConfig, opened.store, vbOpts, o), {
         kvMode,
         threads: opts.threads,
         cacheDir: opts.cacheDir,
         weightsVersion: version,
         accuracyLevel,
-        maxPositions: arch.maxPositions(config),
+        maxPositions: arch.maxPositions(runConfig),
         signal: opts.signal,
       });
       return { run: (feeds, o) => cg.run(feeds, o?.fetches), dispose: () => cg.dispose() };
@@ -298,7 +308,7 @@ export async function loadCausalLM(path: string, opts: LoadModelOptions = {}): P
     runners = shareRunners({ last: build({ cache: true, lastLogitsOnly: true }), all: build({ cache: true, lastLogitsOnly: false }), shared });
     buildHidden = build(hiddenOpts);
   }
-  return new CausalLM(path, arch, config, tokenizer, opened.generationConfig, dtype, linearParams + otherParams, memory, context, runners, opened.checkpoint, buildHidden);
+  return new CausalLM(path, arch, runConfig, tokenizer, opened.generationConfig, dtype, linearParams + otherParams, memory, context, runners, opened.checkpoint, buildHidden);
 }
 
 
@@ -312,5 +322,7 @@ export async function openModelWeights(path: string): Promise<{ arch: CausalLMAr
   const opened = st.isDirectory() ? await openFolderModel(path) : await openModelFile(path);
   const configFile = st.isDirectory() ? `${path}/config.json` : path;
   const arch = causalLMArch(opened.config.model_type, configFile) as CausalLMArch<unknown>;
-  return { arch, config: arch.parseConfig(opened.config, configFile), store: opened.store, tokenizerPath: opened.tokenizerPath, generationConfig: opened.generationConfig, close: () => opened.checkpoint.close() };
+  const config = arch.parseConfig(opened.config, configFile);
+  await refuseMismatch(arch, listWeights(arch, config), opened);
+  return { arch, config, store: opened.store, tokenizerPath: opened.tokenizerPath, generationConfig: opened.generationConfig, close: () => opened.checkpoint.close() };
 }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { CausalLMArch, DecoderInputs, DecoderOutputs } from './causal-lm.ts';
 import type { VarBuilder } from '../nn/var-builder.ts';
 import { CausalSelfAttention, Embedding, LayerNorm, Linear, activate, type Activation } from '../nn/layers.ts';
-import { parseHfConfig } from './config.ts';
+import { decoderSizesFromHf, decoderSizesToHf, parseHfConfig } from './config.ts';
 import { UnsupportedError } from '../errors.ts';
 
 const PhiConfigSchema = z.object({
@@ -62,12 +62,7 @@ export const phi: CausalLMArch<PhiConfig> = {
     if (j.qk_layernorm) throw new UnsupportedError(`${file}: qk_layernorm=true is not supported (no published Phi-1/1.5/2 checkpoint uses it)`);
     const headDim = j.hidden_size / j.num_attention_heads;
     return {
-      vocabSize: j.vocab_size,
-      hidden: j.hidden_size,
-      intermediate: j.intermediate_size,
-      layers: j.num_hidden_layers,
-      heads: j.num_attention_heads,
-      kvHeads: j.num_key_value_heads ?? j.num_attention_heads,
+      ...decoderSizesFromHf(j),
       headDim,
       // transformers: int(partial_rotary_factor * head_dim)
       rotaryDim: Math.floor(j.partial_rotary_factor * headDim),
@@ -76,22 +71,13 @@ export const phi: CausalLMArch<PhiConfig> = {
       layerNormEps: j.layer_norm_eps,
       ropeTheta: j.rope_theta,
       act: j.hidden_act,
-      tieWordEmbeddings: j.tie_word_embeddings,
-      bosTokenId: j.bos_token_id,
-      eosTokenId: j.eos_token_id,
-      padTokenId: j.pad_token_id,
     };
   },
   toHfConfig(c) {
     return {
       architectures: ['PhiForCausalLM'],
       model_type: 'phi',
-      vocab_size: c.vocabSize,
-      hidden_size: c.hidden,
-      intermediate_size: c.intermediate,
-      num_hidden_layers: c.layers,
-      num_attention_heads: c.heads,
-      num_key_value_heads: c.kvHeads,
+      ...decoderSizesToHf(c),
       max_position_embeddings: c.maxPositions,
       layer_norm_eps: c.layerNormEps,
       rope_theta: c.ropeTheta,
@@ -99,10 +85,6 @@ export const phi: CausalLMArch<PhiConfig> = {
       partial_rotary_factor: c.partialRotaryFactor,
       hidden_act: c.act,
       qk_layernorm: false,
-      tie_word_embeddings: c.tieWordEmbeddings,
-      bos_token_id: c.bosTokenId ?? null,
-      eos_token_id: c.eosTokenId ?? null,
-      pad_token_id: c.padTokenId ?? null,
       torch_dtype: 'float32',
     };
   },

@@ -8,6 +8,8 @@
 import type { CausalLMArch, ModelArch } from './causal-lm.ts';
 import { llama } from './llama.ts';
 import { phi } from './phi.ts';
+import { phi3 } from './phi3.ts';
+import { qwen2 } from './qwen2.ts';
 import { roberta, type MaskedLMArch } from './roberta.ts';
 import { t5 } from './t5.ts';
 import { UnsupportedError } from '../errors.ts';
@@ -15,6 +17,8 @@ import { UnsupportedError } from '../errors.ts';
 export const CAUSAL_LM_ARCHS: Record<string, CausalLMArch<any>> = {
   llama,
   phi,
+  qwen2,
+  phi3,
 };
 
 export const MASKED_LM_ARCHS: Record<string, MaskedLMArch<any>> = {

@@ -12,8 +12,9 @@ import type { WeightStore } from '../nn/var-builder.ts';
 import { listWeights } from '../nn/init-store.ts';
 import { writeHfModelFolder } from '../train/hf-output.ts';
 import { writeGguf, type GgufTensorToWrite, type TypedGgufValue } from '../formats/gguf/index.ts';
-import { hfToGgufName, permuteQkForGguf, qkPermuteHeads } from '../formats/name-map.ts';
+import { GGUF_ARCHITECTURE, hfToGgufName, permuteQkForGguf, qkPermuteHeads, type NameMapArch } from '../formats/name-map.ts';
 import { ggufMetadataFromHf } from './gguf-config.ts';
+import { ggufPreForPreTokenizer } from '../tokenizer/byte-level-bpe.ts';
 import { SlmError, UnsupportedError } from '../errors.ts';
 
 /** Every checkpoint tensor of a decoder or a T5 with its shape. */
@@ -69,10 +70,34 @@ export type GgufWeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 interface TokenizerJsonLike {
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
   added_tokens?: { id: number; content: string; special?: boolean }[];
+  pre_tokenizer?: unknown;
+  post_processor?: unknown;
 }
 
-/** GGUF tokenizer metadata (llama.cpp's `gpt2` model) from a byte-level BPE tokenizer.json. */
-export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { bos?: number; eos?: number; vocabSize: number }): Record<string, TypedGgufValue> {
+/** Whether a tokenizer.json's post-processor puts `bosId` first (Llama 3's TemplateProcessing). */
+function postProcessorAddsBos(post: unknown, bosId: number | undefined, tokens: string[]): boolean {
+  if (bosId === undefined || post == null || typeof post !== 'object') return false;
+  const p = post as { type?: string; processors?: unknown[]; single?: { SpecialToken?: { id?: string } }[] };
+  if (p.type === 'Sequence') return (p.processors ?? []).some((x) => postProcessorAddsBos(x, bosId, tokens));
+  return p.type === 'TemplateProcessing' && p.single?.[0]?.SpecialToken?.id === tokens[bosId];
+}
+
+export interface GgufTokenizerOptions {
+  bos?: number;
+  eos?: number;
+  /** Embedding rows: ids past the tokenizer's are written as UNUSED padding tokens. */
+  vocabSize: number;
+  /** tokenizer_config.json's chat_template (a string), written as `tokenizer.chat_template`. */
+  chatTemplate?: string;
+}
+
+/**
+ * GGUF tokenizer metadata (llama.cpp's `gpt2` model) from a byte-level BPE tokenizer.json:
+ * `tokenizer.ggml.pre` from its split regex (gpt-2, llama-bpe, qwen2), special added tokens as
+ * CONTROL and the others as USER_DEFINED (both matched whole in text, as llama.cpp's converter
+ * types them), add_bos when its post-processor prepends BOS.
+ */
+export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: GgufTokenizerOptions): Record<string, TypedGgufValue> {
   const model = tokenizerJson.model;
   if (model?.type !== 'BPE' || !model.vocab || !model.merges) throw new UnsupportedError('GGUF export of tokenizers supports byte-level BPE tokenizer.json files only');
   const tokens: string[] = [];
@@ -80,24 +105,26 @@ export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { b
   for (const [tok, id] of Object.entries(model.vocab)) tokens[id] = tok;
   for (const a of tokenizerJson.added_tokens ?? []) tokens[a.id] = a.content;
   const special = new Set((tokenizerJson.added_tokens ?? []).filter((a) => a.special).map((a) => a.id));
+  const userDefined = new Set((tokenizerJson.added_tokens ?? []).filter((a) => !a.special).map((a) => a.id));
   // llama.cpp wants one entry per embedding row: pad unused ids.
   for (let i = 0; i < Math.max(ids.vocabSize, tokens.length); i++) {
     if (tokens[i] === undefined) {
       tokens[i] = `[PAD${i}]`;
       types[i] = 5; // UNUSED
-    } else types[i] = special.has(i) ? 3 : 1; // CONTROL : NORMAL
+    } else types[i] = special.has(i) ? 3 : userDefined.has(i) ? 4 : 1; // CONTROL : USER_DEFINED : NORMAL
   }
   const merges = model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
   const meta: Record<string, TypedGgufValue> = {
     'tokenizer.ggml.model': { type: 'STRING', value: 'gpt2' },
-    'tokenizer.ggml.pre': { type: 'STRING', value: 'gpt-2' },
+    'tokenizer.ggml.pre': { type: 'STRING', value: ggufPreForPreTokenizer(tokenizerJson.pre_tokenizer ?? { type: 'ByteLevel' }, 'tokenizer.json') },
     'tokenizer.ggml.tokens': { type: 'ARRAY', itemType: 'STRING', value: tokens },
     'tokenizer.ggml.token_type': { type: 'ARRAY', itemType: 'INT32', value: Int32Array.from(types) },
     'tokenizer.ggml.merges': { type: 'ARRAY', itemType: 'STRING', value: merges },
-    'tokenizer.ggml.add_bos_token': { type: 'BOOL', value: false },
+    'tokenizer.ggml.add_bos_token': { type: 'BOOL', value: postProcessorAddsBos(tokenizerJson.post_processor, ids.bos, tokens) },
   };
   if (ids.bos !== undefined) meta['tokenizer.ggml.bos_token_id'] = { type: 'UINT32', value: ids.bos };
   if (ids.eos !== undefined) meta['tokenizer.ggml.eos_token_id'] = { type: 'UINT32', value: ids.eos };
+  if (ids.chatTemplate !== undefined) meta['tokenizer.chat_template'] = { type: 'STRING', value: ids.chatTemplate };
   return meta;
 }
 
@@ -108,10 +135,12 @@ export function ggufTokenizerMetadata(tokenizerJson: TokenizerJsonLike, ids: { b
  */
 export async function saveGguf<C>(file: string, m: SaveModelInput<C>, o: { type: GgufWeightType; name?: string; tokenizer?: Record<string, TypedGgufValue> }): Promise<void> {
   const hf = m.arch.toHfConfig(m.config);
-  const nameArch = m.arch.modelType === 'phi' ? 'phi' : m.arch.modelType === 'llama' ? 'llama' : undefined;
-  if (!nameArch) throw new UnsupportedError(`GGUF export supports llama and phi, not ${m.arch.modelType}`);
+  const nameArch = m.arch.modelType as NameMapArch;
+  if (!(nameArch in GGUF_ARCHITECTURE)) throw new UnsupportedError(`GGUF export supports ${Object.keys(GGUF_ARCHITECTURE).join(', ')}, not ${m.arch.modelType}`);
+  const exported = ggufMetadataFromHf(hf, o.name ?? 'slmkit');
   const heads = { numHeads: hf.num_attention_heads as number, numKvHeads: hf.num_key_value_heads as number };
-  const tensors: GgufTensorToWrite[] = [];
+  // Config tensors (rope tables) first, as llama.cpp's converter writes them.
+  const tensors: GgufTensorToWrite[] = exported.tensors.map((t) => ({ name: t.name, shape: [t.data.length], type: 'F32', data: t.data }));
   for (const [name, shape] of listWeights(m.arch as CausalLMArch<C>, m.config)) {
     const gg = hfToGgufName(nameArch, name);
     if (!gg) throw new SlmError('INVALID_ARGUMENT', `no GGUF name for tensor ${name}`);
@@ -126,7 +155,7 @@ export async function saveGguf<C>(file: string, m: SaveModelInput<C>, o: { type:
     tensors.push({ name: gg, shape, type, data });
   }
   const metadata: Record<string, TypedGgufValue> = {};
-  for (const [k, v] of Object.entries(ggufMetadataFromHf(hf, o.name ?? 'slmkit'))) metadata[k] = v as TypedGgufValue;
+  Object.assign(metadata, exported.metadata);
   Object.assign(metadata, o.tokenizer ?? {});
   metadata['general.file_type'] = { type: 'UINT32', value: { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7 }[o.type] };
   await writeGguf(file, { metadata, tensors });

@@ -28,6 +28,15 @@ export function ParallelLinears(vb: VarBuilder, x: Tensor, modules: readonly { n
   return modules.map((m) => slice(y, axis, at, (at += m.out)));
 }
 
+/**
+ * The LM head of a decoder with HF names: `lm_head`, or `model.embed_tokens` when the
+ * embeddings are tied (no bias either way).
+ */
+export function LMHead(vb: VarBuilder, c: { hidden: number; vocabSize: number; tieWordEmbeddings: boolean }): (h: Tensor) => Tensor {
+  const headVb = c.tieWordEmbeddings ? vb.pp('model').pp('embed_tokens') : vb.pp('lm_head');
+  return (h) => Linear(headVb, h, c.hidden, c.vocabSize, false);
+}
+
 export function Embedding(vb: VarBuilder, ids: Tensor, vocab: number, dim: number): Tensor {
   return gather(vb.embeddingTable('weight', vocab, dim), ids);
 }
@@ -63,7 +72,14 @@ export interface SelfAttentionConfig {
   headDim: number;
   rotaryDim: number;
   ropeTheta: number;
+  /** Per-frequency RoPE divisors (Llama 3 rope_scaling, Phi-3 longrope); see RopeOptions. */
+  ropeFreqFactors?: readonly number[];
+  /** Scale of RoPE's cos/sin (longrope's attention factor). */
+  ropeAttnFactor?: number;
+  /** Bias on the q/k/v projections. */
   bias: boolean;
+  /** Bias on the output projection (default: `bias`; Qwen2 has q/k/v biases only). */
+  outBias?: boolean;
   /** Name of the output projection in the checkpoint (o_proj for Llama, dense for Phi). */
   outName: string;
 }
@@ -86,10 +102,27 @@ export function CausalSelfAttention(
     { name: 'k_proj', out: c.numKvHeads * c.headDim },
     { name: 'v_proj', out: c.numKvHeads * c.headDim },
   ], c.hidden, c.bias) as [Tensor, Tensor, Tensor];
-  const ropeOpts = { headDim: c.headDim, rotaryDim: c.rotaryDim, theta: c.ropeTheta };
+  return RotaryAttention(vb, q, k, v, positions, c, past, mask);
+}
+
+/**
+ * The part of CausalSelfAttention after the q/k/v projections, for checkpoints that store
+ * them differently (Phi-3's stacked qkv_proj): RoPE on q and k, attention, output projection.
+ */
+export function RotaryAttention(
+  vb: VarBuilder,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  positions: Tensor,
+  c: SelfAttentionConfig,
+  past?: { k: Tensor; v: Tensor },
+  mask?: Tensor,
+): { out: Tensor; present?: AttentionResult['present'] } {
+  const ropeOpts = { headDim: c.headDim, rotaryDim: c.rotaryDim, theta: c.ropeTheta, freqFactors: c.ropeFreqFactors, attnFactor: c.ropeAttnFactor };
   const qr = rope(q, positions, { ...ropeOpts, numHeads: c.numHeads });
   const kr = rope(k, positions, { ...ropeOpts, numHeads: c.numKvHeads });
   const a = attention(qr, kr, v, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, causal: !mask, past, bias: mask });
-  const out = Linear(vb.pp(c.outName), a.out, c.numHeads * c.headDim, c.hidden, c.bias);
+  const out = Linear(vb.pp(c.outName), a.out, c.numHeads * c.headDim, c.hidden, c.outBias ?? c.bias);
   return { out, present: a.present };
 }

@@ -64,6 +64,18 @@ export class WeightUsage {
   /** Every tensor the model asked for, with the shape it expects (in request order). */
   readonly requested = new Map<string, number[]>();
 
+  /** Records that the model asks for `full` with `shape`, and whether the store has it so. */
+  record(store: WeightStore, full: string, shape: number[]): void {
+    this.requested.set(full, shape);
+    const got = store.shape(full);
+    if (!got) {
+      this.missing.push(full);
+      return;
+    }
+    this.used.add(full);
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) this.misshaped.push(`${full} is [${got}], expected [${shape}]`);
+  }
+
   /** Throws one error listing every missing, mis-shaped and unexpected tensor. */
   check(store: WeightStore, file: string, ignoreUnused: (name: string) => boolean = () => false): void {
     const unexpected = store.names().filter((n) => !this.used.has(n) && !ignoreUnused(n));
@@ -98,14 +110,7 @@ export class VarBuilder {
   }
 
   private expect(full: string, shape: number[]): void {
-    this.usage.requested.set(full, shape);
-    const got = this.store.shape(full);
-    if (!got) {
-      this.usage.missing.push(full);
-      return;
-    }
-    this.usage.used.add(full);
-    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) this.usage.misshaped.push(`${full} is [${got}], expected [${shape}]`);
+    this.usage.record(this.store, full, shape);
   }
 
   /** A float param (norm weights, embeddings, biases) in the compute dtype. */

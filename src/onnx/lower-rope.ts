@@ -1,28 +1,38 @@
 // Lowering of rope: com.microsoft RotaryEmbedding (float32) or standard ops (float64, or
 // fused ops disabled). Both read cos/sin tables [maxPositions, rotaryDim/2] computed here in
 // float64, so the angles are exact whatever the compute dtype; the inverse rotation just
-// negates the sin table (cos(-a) = cos a, sin(-a) = -sin a).
+// negates the sin table (cos(-a) = cos a, sin(-a) = -sin a). Frequency factors (Llama 3,
+// longrope) and longrope's attention factor are folded into the tables.
 
 import type { Tensor } from '../ir/graph.ts';
 import { I, computeDType, type LoweringContext } from './context.ts';
 import type { LowerFn } from './lower-elementwise.ts';
 import { asInt64 } from './lower-layout.ts';
+import { ropeInvFreq } from '../ir/rope-freq.ts';
 
-function ropeTables(ctx: LoweringContext, theta: number, rd: number, inverse: boolean, dtype: 'float32' | 'float64'): { cos: string; sin: string } {
+interface RopeScaling {
+  freqFactors: readonly number[] | null;
+  attnFactor: number;
+}
+
+function ropeTables(ctx: LoweringContext, theta: number, rd: number, inverse: boolean, dtype: 'float32' | 'float64', sc: RopeScaling): { cos: string; sin: string } {
   const maxPos = ctx.opts.maxPositions;
   const half = rd / 2;
+  const invFreq = ropeInvFreq(theta, rd, sc.freqFactors);
+  const m = sc.attnFactor;
   const make = (which: 'cos' | 'sin') => () => {
     const out = dtype === 'float32' ? new Float32Array(maxPos * half) : new Float64Array(maxPos * half);
     for (let j = 0; j < half; j++) {
-      const invFreq = Math.pow(theta, (-2 * j) / rd);
       for (let p = 0; p < maxPos; p++) {
-        const a = p * invFreq;
-        out[p * half + j] = which === 'cos' ? Math.cos(a) : inverse ? -Math.sin(a) : Math.sin(a);
+        const a = p * invFreq[j]!;
+        out[p * half + j] = m * (which === 'cos' ? Math.cos(a) : inverse ? -Math.sin(a) : Math.sin(a));
       }
     }
     return new Uint8Array(out.buffer);
   };
-  const id = `rope|theta=${theta}|rd=${rd}|max=${maxPos}|${dtype}`;
+  // The scaling is part of the tables' identity (the built-model cache key).
+  const scaling = sc.freqFactors || m !== 1 ? `|factors=${sc.freqFactors?.join(',') ?? ''}|mscale=${m}` : '';
+  const id = `rope|theta=${theta}|rd=${rd}|max=${maxPos}|${dtype}${scaling}`;
   return {
     cos: ctx.generated('rope_cos', dtype, [maxPos, half], `${id}|cos`, make('cos')),
     sin: ctx.generated(inverse ? 'rope_sin_inv' : 'rope_sin', dtype, [maxPos, half], `${id}|${inverse ? '-sin' : 'sin'}`, make('sin')),
@@ -42,7 +52,8 @@ const rope: LowerFn = (ctx, node) => {
   const dt = computeDType(xT.dtype) as 'float32' | 'float64';
   const x = ctx.value(xT);
   const pos = asInt64(ctx, posT);
-  const { cos, sin } = ropeTables(ctx, theta, rd, inverse, dt);
+  const scaling = { freqFactors: (a.freqFactors as number[] | null | undefined) ?? null, attnFactor: (a.attnFactor as number | undefined) ?? 1 };
+  const { cos, sin } = ropeTables(ctx, theta, rd, inverse, dt, scaling);
 
   if (ctx.opts.fused && dt === 'float32') {
     const attrs = { interleaved: I(interleaved ? 1 : 0), num_heads: I(h), rotary_embedding_dim: I(rd) };

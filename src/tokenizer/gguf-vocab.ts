@@ -9,7 +9,7 @@
 //   bert  (WordPiece; llama.cpp marks word starts with "▁")        -> WordPiece with "##"
 import { gguf } from '@huggingface/gguf';
 import { FormatError, UnsupportedError } from '../errors.ts';
-import { byteLevelBpeJson, splitRegexForGgufPre } from './byte-level-bpe.ts';
+import { byteLevelBpeJson, ggufPreIgnoresMerges, ggufPreSplitsDigits, splitRegexForGgufPre } from './byte-level-bpe.ts';
 import { PieceType, type SpmPiece } from './sentencepiece-model.ts';
 import { spmToTokenizerJson } from './spm-convert.ts';
 import type { AddedTokenJson, SpecialIds, TokenizerConfig, TokenizerJson } from './tokenizer-json.ts';
@@ -78,11 +78,14 @@ export function tokenizerSourceFromGgufMetadata(md: Metadata, file: string): Tok
     }
     case 'gpt2': {
       const merges = stringArray(md, 'tokenizer.ggml.merges', file);
+      const pre = typeof md['tokenizer.ggml.pre'] === 'string' ? (md['tokenizer.ggml.pre'] as string) : undefined;
       json = byteLevelBpeJson({
         vocab: vocabOf(tokens),
         merges,
         addedTokens: addedTokens(tokens, types),
-        splitRegex: splitRegexForGgufPre(typeof md['tokenizer.ggml.pre'] === 'string' ? (md['tokenizer.ggml.pre'] as string) : undefined, file),
+        splitRegex: splitRegexForGgufPre(pre, file),
+        ignoreMerges: ggufPreIgnoresMerges(pre),
+        individualDigits: ggufPreSplitsDigits(pre),
       });
       config.add_bos_token = typeof addBos === 'boolean' ? addBos : false;
       config.add_eos_token = typeof addEos === 'boolean' ? addEos : false;

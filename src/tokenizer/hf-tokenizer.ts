@@ -6,6 +6,7 @@ import { Tokenizer as LibTokenizer } from '@huggingface/tokenizers';
 import { FormatError, SlmError } from '../errors.ts';
 import { chatTemplatesOf, renderChatTemplate } from './chat-template.ts';
 import { StreamingDecoder } from './streaming-decoder.ts';
+import { withUnicodeDigits } from './byte-level-bpe.ts';
 import { tokenContent, type SpecialIds, type TokenizerConfig, type TokenizerJson } from './tokenizer-json.ts';
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, Tokenizer } from './types.ts';
 
@@ -61,7 +62,7 @@ export class HfTokenizer implements Tokenizer {
       ...source.json,
       added_tokens: source.json.added_tokens ?? [],
       normalizer: source.json.normalizer ?? null,
-      pre_tokenizer: source.json.pre_tokenizer ?? null,
+      pre_tokenizer: (withUnicodeDigits(source.json.pre_tokenizer) ?? null) as TokenizerJson['pre_tokenizer'],
       post_processor: source.json.post_processor ?? null,
       decoder: source.json.decoder ?? null,
     };

@@ -102,6 +102,16 @@ for (const [name, interleaved, rotaryDim] of [['rope rotate-half', false, 4], ['
     },
   });
 }
+// Scaled rope (Llama 3 frequency divisors, longrope's cos/sin factor): the gradient keeps both.
+check({
+  name: 'rope with freqFactors and attnFactor',
+  feeds: { x: u(38, [2, 3, 8]), p: i64([2, 3], [0, 1, 2, 5, 7, 11]) },
+  build: (g) => {
+    const x = g.input('x', 'float64', [2, 3, 8]);
+    const p = g.input('p', 'int64', [2, 3]);
+    return { loss: project(ir.rope(x, p, { numHeads: 2, headDim: 4, theta: 100, freqFactors: [1, 3.5], attnFactor: 1.19 })), wrt: [x] };
+  },
+});
 
 // --- cross entropy ----------------------------------------------------------------------
 for (const [name, targets] of [

@@ -42,35 +42,15 @@
 // slmkit itself on the GGUF).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { TINY_VOCAB, tinyHfConfig, tinyTokenizerJson } from './fixture-model.ts';
+import { rmSync } from 'node:fs';
+import { tinyHfConfig } from './fixture-model.ts';
+import { writeRandomModel } from './new-archs.ts';
 import { ggmlGeluAdapter } from './ggml-gelu.ts';
+import { argmax, logProbDiff, margin, openLlamaCpp, requantizationChanges, skipReason, withNext, type Probs } from './llama-cpp-helpers.ts';
 import { loadCausalLM, openModelWeights } from '../../src/models/load.ts';
-import { ggufTokenizerMetadata, saveGguf, saveHfFolder, type GgufWeightType } from '../../src/models/save.ts';
-import { isNormWeight, listWeights, randomWeights } from '../../src/nn/init-store.ts';
-import { llama as llamaArch } from '../../src/models/llama.ts';
-import { phi as phiArch } from '../../src/models/phi.ts';
+import type { GgufWeightType } from '../../src/models/save.ts';
 import { decoderGraph } from '../../src/models/runners.ts';
 import { compile } from '../../src/runtime/session.ts';
-import { dequantizeBlockwise } from '../../src/quant/blockwise.ts';
-import { Rng } from '../../src/util/rng.ts';
-import type { CausalLMArch } from '../../src/models/causal-lm.ts';
-import type { QuantizedWeight } from '../../src/ir/dtype.ts';
-
-type NodeLlamaCpp = typeof import('node-llama-cpp');
-type Llama = Awaited<ReturnType<NodeLlamaCpp['getLlama']>>;
-
-let llamaCpp: { mod: NodeLlamaCpp; llama: Llama } | undefined;
-let skipReason: string | false = false;
-try {
-  const mod = await import('node-llama-cpp');
-  const llama = await mod.getLlama({ gpu: false, build: 'never', logLevel: mod.LlamaLogLevel.error, progressLogs: false });
-  llamaCpp = { mod, llama };
-} catch (e) {
-  skipReason = `node-llama-cpp cannot load on this machine: ${(e as Error).message.split('\n')[0]}`;
-}
 
 const WEIGHT_STD = 0.05;
 const SHAPES = {
@@ -82,85 +62,13 @@ after(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true }))
 
 /** A random-weight model as an HF folder, plus its GGUF in any weight type. */
 async function writeModel(kind: 'llama' | 'phi', seed: number) {
-  const dir = mkdtempSync(join(tmpdir(), `slmkit-llamacpp-${kind}-`));
-  tempDirs.push(dir);
-  const arch = (kind === 'llama' ? llamaArch : phiArch) as CausalLMArch<unknown>;
-  const config = arch.parseConfig({ ...tinyHfConfig(kind), ...SHAPES[kind] });
-  const store = randomWeights(listWeights(arch, config), seed, WEIGHT_STD);
-  // randomWeights initialises as training does (norm weights 1, biases 0); make them differ
-  // per tensor: norm weights uniform in [0.8, 1.2], biases and norm biases in [-0.05, 0.05].
-  for (const name of store.names()) {
-    const norm = isNormWeight(name);
-    if (!norm && !name.endsWith('.bias')) continue;
-    const data = await store.loadF32(name);
-    const rng = new Rng(`${seed}:${name}`);
-    for (let i = 0; i < data.length; i++) data[i] = (norm ? 1 : 0) + (rng.next() - 0.5) * (norm ? 0.4 : 0.1);
-  }
-  const tok = tinyTokenizerJson(TINY_VOCAB);
-  const folder = join(dir, 'hf');
-  await saveHfFolder(folder, { arch, config, store }, { files: { 'tokenizer.json': tok.json, 'tokenizer_config.json': tok.config } });
-  return {
-    folder,
-    async gguf(type: GgufWeightType) {
-      const file = join(dir, `model-${type}.gguf`);
-      const meta = ggufTokenizerMetadata(JSON.parse(tok.json), { vocabSize: TINY_VOCAB, eos: 0, bos: 0 });
-      await saveGguf(file, { arch, config, store }, { type, tokenizer: meta });
-      return file;
-    },
-  };
+  const m = await writeRandomModel({ ...tinyHfConfig(kind), ...SHAPES[kind] }, seed, WEIGHT_STD, `llamacpp-${kind}`);
+  tempDirs.push(m.dir);
+  return m;
 }
 
 const PROMPT = [5, 80, 3, 17, 200, 40, 11, 7];
 const STEPS = 32;
-
-function logSoftmax(r: ArrayLike<number>): Float64Array {
-  let mx = -Infinity;
-  for (let i = 0; i < r.length; i++) mx = Math.max(mx, r[i]!);
-  let s = 0;
-  for (let i = 0; i < r.length; i++) s += Math.exp(r[i]! - mx);
-  const lse = mx + Math.log(s);
-  return Float64Array.from(r, (x) => x - lse);
-}
-
-function argmax(r: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < r.length; i++) if (r[i]! > r[best]!) best = i;
-  return best;
-}
-
-type Probs = Map<number, number>;
-
-/** Max |log p_llama.cpp - log p_slmkit| over tokens whose probability float32 represents well. */
-function logProbDiff(probs: Probs, logits: ArrayLike<number>): number {
-  const lp = logSoftmax(logits);
-  let worst = 0;
-  for (const [tok, p] of probs) if (p > 1e-30) worst = Math.max(worst, Math.abs(Math.log(p) - lp[tok]!));
-  return worst;
-}
-
-/** llama.cpp's top-1 minus top-2 log-probability (= logit gap). */
-function margin(probs: Probs): number {
-  const lp = [...probs.values()].map(Math.log).sort((a, b) => b - a);
-  return lp[0]! - lp[1]!;
-}
-
-async function openLlamaCpp(gguf: string) {
-  const model = await llamaCpp!.llama.loadModel({ modelPath: gguf });
-  const context = await model.createContext({
-    contextSize: 256,
-    threads: 1,
-    flashAttention: false,
-    experimentalKvCacheKeyType: 'F32',
-    experimentalKvCacheValueType: 'F32',
-  });
-  return { model, context, sequence: context.getSequence() };
-}
-
-type Token = import('node-llama-cpp').Token;
-type EvalItem = import('node-llama-cpp').ControlledEvaluateInputItem;
-const next = { generateNext: { probabilities: true, token: true, options: { temperature: 0 } } };
-/** A token to feed, asking for the next-token distribution and the greedy pick. */
-const withNext = (tok: number): EvalItem => [tok as Token, next];
 
 /**
  * Logits of every position of `ids` from slmkit's graph for the model in `folder` with every
@@ -234,34 +142,6 @@ for (const kind of ['llama', 'phi'] as const) {
       await cpp.model.dispose();
     }
   });
-}
-
-/**
- * Whether slmkit runs a GGUF's quantized weights unchanged: the loader dequantizes each
- * Q8_0/Q4_0 tensor and requantizes it into MatMulNBits blocks; those must dequantize to the
- * file's values bit for bit. Returns the number of differing elements and the total.
- */
-async function requantizationChanges(gguf: string, dtype: 'q8' | 'q4'): Promise<{ differing: number; total: number; tensors: number }> {
-  const w = await openModelWeights(gguf);
-  try {
-    const graph = decoderGraph(w.arch, w.config, w.store, { dtype: 'float32', linear: dtype }, { cache: false, lastLogitsOnly: false });
-    let differing = 0;
-    let total = 0;
-    let tensors = 0;
-    for (const p of graph.params) {
-      if (p.dtype !== dtype) continue;
-      const q = (typeof p.source === 'function' ? await p.source() : p.source) as QuantizedWeight;
-      const back = dequantizeBlockwise(q);
-      const file = await w.store.loadF32(p.name!.slice(0, p.name!.lastIndexOf('#')));
-      assert.equal(back.length, file.length, p.name);
-      for (let i = 0; i < file.length; i++) if (back[i] !== file[i]) differing++;
-      total += file.length;
-      tensors++;
-    }
-    return { differing, total, tensors };
-  } finally {
-    await w.close();
-  }
 }
 
 const QUANT: ['q8' | 'q4', GgufWeightType][] = [

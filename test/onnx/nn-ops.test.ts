@@ -121,6 +121,8 @@ const ROPES: { name: string; o: Omit<ir.RopeOptions, 'numHeads' | 'headDim'>; po
   { name: 'partial interleaved', o: { theta: 10000, rotaryDim: 8, interleaved: true } },
   { name: 'inverse', o: { theta: 10000, inverse: true } },
   { name: 'int32 positions', o: { theta: 10000 }, posDtype: 'int32' },
+  { name: 'scaled (freqFactors, attnFactor)', o: { theta: 10000, freqFactors: [1, 1, 1.5, 2, 4, 8, 8, 8], attnFactor: 1.19 } },
+  { name: 'scaled partial inverse', o: { theta: 10000, rotaryDim: 8, freqFactors: [1, 2, 3, 4], attnFactor: 0.9, inverse: true } },
 ];
 const ROPE_PATHS: { label: string; dtype: 'float32' | 'float64'; compile: CompileOptions }[] = [
   { label: 'RotaryEmbedding float32', dtype: 'float32', compile: {} },
