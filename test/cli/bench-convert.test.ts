@@ -71,3 +71,19 @@ test('slm convert: HF -> GGUF (f32, q8, q4) -> HF round trip keeps the model', a
   assert.equal(r.code, 1);
   assert.match(r.err, /float32/);
 });
+
+test('slm convert to GGUF carries the chat template (tokenizer.chat_template)', async () => {
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { openGguf } = await import('../../src/formats/gguf/reader.ts');
+  const files = await writeTinyModel('llama', 3, 0.1);
+  const tcPath = join(files.folder, 'tokenizer_config.json');
+  const template = '{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}';
+  writeFileSync(tcPath, JSON.stringify({ ...JSON.parse(readFileSync(tcPath, 'utf8')), chat_template: template }));
+  const out = join(files.dir, 'with-template.gguf');
+  const r = await runCli(['convert', files.folder, out, '--dtype', 'f32']);
+  assert.equal(r.code, 0, r.err);
+  const g = await openGguf(out);
+  await g.close();
+  assert.equal(g.metadata['tokenizer.chat_template'], template);
+});

@@ -48,8 +48,16 @@ const command: Command = {
         const tj = join(m.tokenizerPath, 'tokenizer.json');
         if (isGgufIn) tokenizer = (await ggufTokenizerSource(src)).json;
         else if (existsSync(tj)) tokenizer = JSON.parse(await readFile(tj, 'utf8'));
+        // The chat template travels with the vocabulary (tokenizer.chat_template), as llama.cpp's converter writes it.
+        const tc = join(m.tokenizerPath, 'tokenizer_config.json');
+        const chatTemplate = !isGgufIn && existsSync(tc) ? (JSON.parse(await readFile(tc, 'utf8')) as { chat_template?: unknown }).chat_template : undefined;
         const meta = tokenizer
-          ? ggufTokenizerMetadata(tokenizer, { vocabSize: hf.vocab_size as number, bos: (hf.bos_token_id as number | null) ?? undefined, eos: firstId(hf.eos_token_id) })
+          ? ggufTokenizerMetadata(tokenizer, {
+              vocabSize: hf.vocab_size as number,
+              bos: (hf.bos_token_id as number | null) ?? undefined,
+              eos: firstId(hf.eos_token_id),
+              chatTemplate: typeof chatTemplate === 'string' ? chatTemplate : undefined,
+            })
           : undefined;
         if (!meta) io.stderr.write('slm convert: no tokenizer.json found; the GGUF has no vocabulary\n');
         await saveGguf(dst, m, { type, tokenizer: meta });
