@@ -22,7 +22,8 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const BENCH_MODELS = {
-  stories15M: { hidden_size: 288, intermediate_size: 768, num_hidden_layers: 6, num_attention_heads: 6, num_key_value_heads: 6 },
+  // llama2.c's stories15M ties its output layer to the embedding (no output.weight in its GGUF).
+  stories15M: { hidden_size: 288, intermediate_size: 768, num_hidden_layers: 6, num_attention_heads: 6, num_key_value_heads: 6, tie_word_embeddings: true },
   'TinyLlama-1.1B': { hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4 },
 } as const;
 export type BenchModel = keyof typeof BENCH_MODELS;
@@ -128,7 +129,9 @@ function lazyRandomStore(shapes: Map<string, number[]>, seed: number, std: numbe
 /** The model's GGUF in `type`, written on first use. */
 export async function benchModelFile(name: BenchModel, type: GgufWeightType, log: (s: string) => void = () => {}): Promise<string> {
   const dir = join(benchDir(), name);
-  const file = join(dir, `model-${type}.gguf`);
+  // The file name says whether it is tied, so a cached untied file from before is not reused.
+  const tied = (BENCH_MODELS[name] as { tie_word_embeddings?: boolean }).tie_word_embeddings ? '-tied' : '';
+  const file = join(dir, `model${tied}-${type}.gguf`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
   log(`writing ${file} (once)`);
