@@ -8,10 +8,10 @@
 // converted from the native HF layout and is not permuted (it uses NeoX-style RoPE in llama.cpp).
 import { SlmError } from '../errors.ts';
 
-export type NameMapArch = 'llama' | 'phi';
+export type NameMapArch = 'llama' | 'phi' | 'bert';
 
 /** `general.architecture` value llama.cpp uses for each. */
-export const GGUF_ARCHITECTURE: Record<NameMapArch, string> = { llama: 'llama', phi: 'phi2' };
+export const GGUF_ARCHITECTURE: Record<NameMapArch, string> = { llama: 'llama', phi: 'phi2', bert: 'bert' };
 
 // [HF prefix, GGUF prefix]; {N} is the layer number. A `.weight` or `.bias` suffix is carried over.
 const RULES: Record<NameMapArch, [string, string][]> = {
@@ -40,6 +40,21 @@ const RULES: Record<NameMapArch, [string, string][]> = {
     ['model.layers.{N}.self_attn.dense', 'blk.{N}.attn_output'],
     ['model.layers.{N}.mlp.fc1', 'blk.{N}.ffn_up'],
     ['model.layers.{N}.mlp.fc2', 'blk.{N}.ffn_down'],
+  ],
+  // BERT body names without the "bert." prefix (as BertModel saves them); see bert-gguf.ts.
+  bert: [
+    ['embeddings.word_embeddings', 'token_embd'],
+    ['embeddings.position_embeddings', 'position_embd'],
+    ['embeddings.token_type_embeddings', 'token_types'],
+    ['embeddings.LayerNorm', 'token_embd_norm'],
+    ['encoder.layer.{N}.attention.self.query', 'blk.{N}.attn_q'],
+    ['encoder.layer.{N}.attention.self.key', 'blk.{N}.attn_k'],
+    ['encoder.layer.{N}.attention.self.value', 'blk.{N}.attn_v'],
+    ['encoder.layer.{N}.attention.output.dense', 'blk.{N}.attn_output'],
+    ['encoder.layer.{N}.attention.output.LayerNorm', 'blk.{N}.attn_output_norm'],
+    ['encoder.layer.{N}.intermediate.dense', 'blk.{N}.ffn_up'],
+    ['encoder.layer.{N}.output.dense', 'blk.{N}.ffn_down'],
+    ['encoder.layer.{N}.output.LayerNorm', 'blk.{N}.layer_output_norm'],
   ],
 };
 

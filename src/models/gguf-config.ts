@@ -5,7 +5,7 @@ import { FormatError, UnsupportedError } from '../errors.ts';
 
 type Meta = Record<string, unknown>;
 
-function num(meta: Meta, key: string, file: string, fallback?: number): number {
+export function num(meta: Meta, key: string, file: string, fallback?: number): number {
   const v = meta[key];
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);

@@ -168,7 +168,7 @@ function chooseDType(params: number, given?: ModelDType): ModelDType {
   return given ?? (params > 100e6 ? 'q4' : 'f32');
 }
 
-async function weightsVersion(files: string[], dtype: ModelDType, accuracy: number): Promise<string> {
+export async function weightsVersion(files: string[], dtype: ModelDType, accuracy: number): Promise<string> {
   const parts = [`dtype=${dtype}`, `acc=${accuracy}`, `quantizer=${QUANTIZER_VERSION}`];
   for (const f of files) {
     const s = await stat(f);

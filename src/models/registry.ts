@@ -9,6 +9,7 @@ import type { CausalLMArch, ModelArch } from './causal-lm.ts';
 import { llama } from './llama.ts';
 import { phi } from './phi.ts';
 import { roberta, type MaskedLMArch } from './roberta.ts';
+import { bert } from './bert.ts';
 import { UnsupportedError } from '../errors.ts';
 
 export const CAUSAL_LM_ARCHS: Record<string, CausalLMArch<any>> = {
@@ -18,6 +19,7 @@ export const CAUSAL_LM_ARCHS: Record<string, CausalLMArch<any>> = {
 
 export const MASKED_LM_ARCHS: Record<string, MaskedLMArch<any>> = {
   roberta,
+  bert,
 };
 
 export function causalLMArch(modelType: unknown, file = 'config.json'): CausalLMArch<unknown> {
