@@ -14,6 +14,10 @@ export { saveHfFolder, saveGguf, ggufTokenizerMetadata, type GgufWeightType } fr
 export { CAUSAL_LM_ARCHS, causalLMArch } from './models/registry.ts';
 export type { CausalLMArch, DecoderGraphOptions } from './models/causal-lm.ts';
 export { roberta, buildMaskedLMGraph, maskedLMGraph, openMaskedLM, type RobertaConfig, type MaskedLMArch } from './models/roberta.ts';
+export { bert, type BertConfig } from './models/bert.ts';
+export { loadEncoder, EncoderModel, type LoadEncoderOptions, type EncoderText, type ClassificationResult, type FillMaskResult, type TokenLabel } from './models/encoder-model.ts';
+export type { PoolingConfig } from './models/encoder-heads.ts';
+export type { EncoderConfig, EncoderTask } from './models/encoder-config.ts';
 
 // Generation, sampling, constrained decoding.
 export * from './generate/index.ts';

@@ -17,6 +17,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   merge: async () => (await import('./commands/merge.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,
   convert: async () => (await import('./commands/convert.ts')).default,
+  'fill-mask': async () => (await import('./commands/fill-mask.ts')).default,
+  classify: async () => (await import('./commands/classify.ts')).default,
+  embed: async () => (await import('./commands/embed.ts')).default,
 };
 
 function helpFor(cmd: Command): string {
