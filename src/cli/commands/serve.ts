@@ -2,7 +2,7 @@
 import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
 import { createServer } from '../../server/app.ts';
-import { loadServedModel } from '../../server/load-model.ts';
+import { loadAnyServedModel } from '../../server/encoder-served.ts';
 
 function intOption(name: string, v: unknown, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -47,7 +47,7 @@ const serve: Command = {
     else io.signal.addEventListener('abort', onStop, { once: true });
     process.once('SIGTERM', onStop);
     // Listen first so /health can say 503 while the model loads.
-    const model = loadServedModel(path, { ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+    const model = loadAnyServedModel(path, { ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {
@@ -69,13 +69,13 @@ const serve: Command = {
       // onnxruntime sessions, are released before the process exits.
       await server.close();
       modelDisposed = true;
-      await (await model).dispose();
+      await (await model).dispose?.();
       log('slm serve: stopped (model disposed)');
     } finally {
       process.off('SIGTERM', onStop);
       io.signal.removeEventListener('abort', onStop);
       // Failed before shutdown (e.g. the port was taken): release the model once it has loaded.
-      if (!modelDisposed) void model.then((m) => m.dispose(), () => {});
+      if (!modelDisposed) void model.then((m) => m.dispose?.(), () => {});
     }
     return 0;
   },

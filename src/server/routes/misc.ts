@@ -4,6 +4,7 @@ import { admit, checkModel, requestSignal, type ServerContext } from '../context
 import { detokenizeRequest, embeddingRequest, parseBody, tokenizeRequest } from '../schemas.ts';
 import { usage } from '../format.ts';
 import { nowSeconds } from './execute.ts';
+import { shortenEmbeddings } from './embedding-dimensions.ts';
 
 const startedAt = nowSeconds();
 
@@ -41,6 +42,7 @@ export async function embeddings(sc: ServerContext, body: unknown, clientSignal:
     } finally {
       release();
     }
+    if (req.dimensions !== undefined) vectors = shortenEmbeddings(vectors, req.dimensions, sc.model.name);
     const tokens = inputs.reduce((a, ids) => a + ids.length, 0);
     const encode = (v: number[]) => (req.encoding_format === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v);
     return Response.json({
