@@ -90,6 +90,8 @@ export function bertTokenizerMetadata(tj: TokenizerJsonLike, vocabSize: number, 
     const id = idOf(name);
     if (id !== undefined) meta[`tokenizer.ggml.${key}`] = { type: 'UINT32', value: id };
   }
+  // llama.cpp's WPM vocabulary prepends its BOS: that is [CLS] (its default, 101, is bert-base's [CLS]).
+  if (meta['tokenizer.ggml.cls_token_id']) meta['tokenizer.ggml.bos_token_id'] = meta['tokenizer.ggml.cls_token_id'];
   return meta;
 }
 

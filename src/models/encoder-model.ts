@@ -69,7 +69,7 @@ export interface TokenLabel {
 
 const LINEAR: Record<ModelDType, LinearDType> = { f32: 'float32', f16: 'float16', q8: 'q8', q4: 'q4' };
 
-interface OpenedEncoder {
+export interface OpenedEncoder {
   config: Record<string, unknown>;
   store: WeightStore;
   checkpoint: Checkpoint;
@@ -77,7 +77,7 @@ interface OpenedEncoder {
   pooling: PoolingConfig;
 }
 
-async function openEncoderFiles(path: string): Promise<OpenedEncoder> {
+export async function openEncoderFiles(path: string): Promise<OpenedEncoder> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new SlmError('NOT_FOUND', `no such model file or folder: ${path}`);
   if (!st.isDirectory()) {
