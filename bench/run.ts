@@ -11,6 +11,7 @@ import { runTrainBench } from './train.ts';
 import { runServerBench, type ServerBenchRow } from './server.ts';
 import { runCeilingBench, type CeilingRow } from './ceiling.ts';
 import { existsSync } from 'node:fs';
+import { runEncoderBench, encoderSection } from './encoders.ts';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -73,6 +74,8 @@ if (existsSync(defaultModel)) {
   log('server bench (default model, 1/4/16 clients)');
   server = await runServerBench(defaultModel, { log, threads: 2 });
 } else log('server bench skipped: models/default is not there');
+log('encoder bench (MiniLM-L6 shape, batch 32 x 128, slmkit vs llama.cpp)');
+const encoders = await runEncoderBench({ rounds: quick ? 1 : 3, threads: 2, log });
 const load2 = loadavg();
 
 const lines: string[] = [
@@ -127,6 +130,7 @@ lines.push(
 lines.push(...ceilingSection(ceilings, rows));
 lines.push(...targetsSection(ceilings, rows));
 lines.push(...DECODER_MEMORY_NOTES);
+lines.push(...encoderSection(encoders));
 lines.push(
   '',
   '## Training (stories15M shape, batch 8 × 256, 2 threads, float32)',
