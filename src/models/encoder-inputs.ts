@@ -23,7 +23,6 @@ export class EncoderInputs {
   readonly maxLength: number;
   private readonly cls: number | undefined;
   private readonly sep: number | undefined;
-  private readonly padId: number;
 
   constructor(
     private readonly arch: MaskedLMArch<EncoderConfig>,
@@ -36,7 +35,6 @@ export class EncoderInputs {
     const around = tok.encode('', { addSpecialTokens: true });
     this.cls = around.length >= 1 ? around[0] : undefined;
     this.sep = around.length >= 2 ? around.at(-1) : undefined;
-    this.padId = arch.padTokenId(config);
   }
 
   /** The tokens of one text or pair, with special tokens, fitted to the position table. */
@@ -105,31 +103,33 @@ export class EncoderInputs {
 
   /** Right-padded int64 feeds for a batch of rows. */
   feeds(rows: readonly EncoderRow[]): Record<string, HostTensor> {
-    const B = rows.length;
-    const S = Math.max(...rows.map((r) => r.ids.length));
-    const ids = new Array<number>(B * S).fill(this.padId);
-    const mask = new BigInt64Array(B * S);
-    const types = new BigInt64Array(B * S);
-    rows.forEach((r, b) => {
-      r.ids.forEach((id, j) => {
-        ids[b * S + j] = id;
-        mask[b * S + j] = 1n;
-        types[b * S + j] = BigInt(r.types?.[j] ?? 0);
-      });
-    });
-    const shape = [B, S];
-    return {
-      input_ids: { dtype: 'int64', shape, data: BigInt64Array.from(ids, BigInt) },
-      position_ids: { dtype: 'int64', shape, data: this.positionIds(ids, mask, B, S) },
-      attention_mask: { dtype: 'int64', shape, data: mask },
-      token_type_ids: { dtype: 'int64', shape, data: types },
-    };
+    return encoderFeeds(this.arch, this.config, rows, Math.max(...rows.map((r) => r.ids.length)));
   }
+}
 
-  private positionIds(ids: number[], mask: BigInt64Array, B: number, S: number): BigInt64Array {
-    // The arch's rule sees padding as padId; a real token equal to padId (BERT's [PAD] = 0 in a
-    // text) would be miscounted by RoBERTa's rule, so only masked slots carry padId here.
-    const marked = ids.map((id, i) => (mask[i] ? (id === this.padId ? -1 : id) : this.padId));
-    return this.arch.positionIds(marked, B, S, this.config);
-  }
+/** Int64 feeds (input_ids, position_ids, attention_mask, token_type_ids) of rows right-padded to `seq`. */
+export function encoderFeeds(arch: MaskedLMArch<EncoderConfig>, config: EncoderConfig, rows: readonly EncoderRow[], seq: number, batch = rows.length): Record<string, HostTensor> {
+  const B = batch;
+  const S = seq;
+  const padId = arch.padTokenId(config);
+  const ids = new Array<number>(B * S).fill(padId);
+  const mask = new BigInt64Array(B * S);
+  const types = new BigInt64Array(B * S);
+  rows.forEach((r, b) => {
+    r.ids.forEach((id, j) => {
+      ids[b * S + j] = id;
+      mask[b * S + j] = 1n;
+      types[b * S + j] = BigInt(r.types?.[j] ?? 0);
+    });
+  });
+  // The arch's position rule sees padding as padId; a real token equal to padId would be
+  // miscounted by RoBERTa's rule, so only masked slots carry padId.
+  const marked = ids.map((id, i) => (mask[i] ? (id === padId ? -1 : id) : padId));
+  const shape = [B, S];
+  return {
+    input_ids: { dtype: 'int64', shape, data: BigInt64Array.from(ids, BigInt) },
+    position_ids: { dtype: 'int64', shape, data: arch.positionIds(marked, B, S, config) },
+    attention_mask: { dtype: 'int64', shape, data: mask },
+    token_type_ids: { dtype: 'int64', shape, data: types },
+  };
 }

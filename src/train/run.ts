@@ -28,6 +28,7 @@ import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
 import { checkObjectiveArch, objectiveData, objectiveTokens, streamBos } from './objectives/index.ts';
 import { resizedVocabStore } from './resize-vocab.ts';
 import { requireDecoder } from './objective.ts';
+import { runClassificationTraining, type ClassificationRunResult } from './classification-run.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
 
 export interface RunTrainingIO {
@@ -69,6 +70,7 @@ function weightShapes(arch: ModelArch<unknown>, config: unknown): Map<string, nu
 }
 
 export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Promise<RunTrainingResult> {
+  if (cfg.objective === 'classification') return classificationAsRunResult(await runClassificationTraining(cfg, io), cfg);
   const log = io.log ?? (() => {});
   const tokPath = cfg.tokenizer ?? cfg.model!;
   const defaultType = cfg.objective === 'mlm' ? 'roberta' : 'llama';
@@ -239,4 +241,25 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
   } finally {
     await checkpoint?.close();
   }
+}
+
+/** The common result shape for a classification run (its metrics are in result.heldOut and metrics.jsonl). */
+function classificationAsRunResult(r: ClassificationRunResult, cfg: TrainConfig): RunTrainingResult {
+  const last = readMetrics(join(cfg.out, 'metrics.jsonl')).filter((m) => typeof m.loss === 'number').at(-1);
+  return {
+    out: r.out,
+    modelType: 'classification',
+    step: r.step,
+    stopped: r.stopped,
+    loss: last?.loss ?? NaN,
+    evalLoss: last?.eval_loss,
+    tokensPerSecond: last?.tokens_per_second ?? NaN,
+    stepSeconds: NaN,
+    parameters: 0,
+    trainableParameters: 0,
+    trainTokens: 0,
+    heldOutDocuments: r.heldOutExamples,
+    losses: [],
+    classification: r,
+  } as unknown as RunTrainingResult;
 }

@@ -44,7 +44,8 @@ function denoisingTask(cfg: TrainConfig, ids: { sentinels: number[]; modes: Reco
 
 /** Throws the typed error when `objective` cannot train `arch` (before anything is loaded). */
 export function checkObjectiveArch(objective: TrainConfig['objective'], arch: ModelArch<unknown>): void {
-  const o = { 'causal-lm': causalLMObjective, ul2r: ul2rObjective, 'span-corruption': spanCorruptionObjective, mlm: mlmObjective(0) }[objective];
+  // classification checks its encoder in classification-run.ts (mlm's check is the same rule)
+  const o = { 'causal-lm': causalLMObjective, ul2r: ul2rObjective, 'span-corruption': spanCorruptionObjective, mlm: mlmObjective(0), classification: mlmObjective(0) }[objective];
   o.checkArch(arch);
 }
 
