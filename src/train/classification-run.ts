@@ -20,13 +20,13 @@ import { loadTokenizer } from '../tokenizer/index.ts';
 import { readLabelledFile, type LabelledExample } from '../data/labelled.ts';
 import { splitDocuments } from '../data/split.ts';
 import { SlmError } from '../errors.ts';
-import { resolvedSchedule, trajectoryConfig, type TrainConfig } from './config.ts';
+import type { TrainConfig } from './config.ts';
 import { Trainer } from './trainer.ts';
 import { latestCheckpoint, listCheckpoints } from './checkpoint.ts';
 import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargetsOf, savePeftAdapter, type LoraConfig } from './lora.ts';
 import { ClassificationBatches, classificationEvalRows, classificationMetrics, classificationObjective, encodeExamples } from './objectives/classification.ts';
-import type { RunTrainingIO } from './run.ts';
+import { trainerRunOptions, type RunTrainingIO } from './run.ts';
 import { buildEncoderTaskGraph } from '../models/encoder-heads.ts';
 import { readFileSync } from 'node:fs';
 
@@ -118,31 +118,9 @@ export async function runClassificationTraining(cfg: TrainConfig & { labels?: st
       objective: classificationObjective(labels.length, arch, config),
       train: new ClassificationBatches(train, cfg.batchSize, cfg.seqLen, padId, cfg.seed),
       heldOut: held.rows.length ? classificationEvalRows(held, cfg.seqLen, padId) : undefined,
-      batchSize: cfg.batchSize,
-      seqLen: cfg.seqLen,
-      gradAccum: cfg.gradAccum,
-      dtype: cfg.dtype,
-      steps: cfg.steps,
-      schedule: resolvedSchedule(cfg),
-      adamw: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
-      clipNorm: cfg.clipNorm,
-      evalEvery: cfg.evalEvery,
-      evalBatches: cfg.evalBatches,
-      checkpointEvery: cfg.checkpointEvery,
-      keepCheckpoints: cfg.keepCheckpoints,
-      outDir: cfg.out,
-      seed: cfg.seed,
-      threads: cfg.threads,
-      cacheDir: cfg.onnxCacheDir,
-      preallocate: io.preallocate,
+      ...trainerRunOptions(cfg, io),
       layout,
-      runConfig: trajectoryConfig(cfg),
       resumeFrom,
-      signal: io.signal,
-      progress: cfg.progress === false ? false : io.progressStream,
-      log,
-      onStep: io.onStep,
-      onCheckpointFile: io.onCheckpointFile,
     });
     let result;
     try {

@@ -186,31 +186,9 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       objective: objective.objective,
       train: objective.train,
       heldOut: objective.heldOut,
-      batchSize: cfg.batchSize,
-      seqLen: cfg.seqLen,
-      gradAccum: cfg.gradAccum,
-      dtype: cfg.dtype,
-      steps: cfg.steps,
-      schedule: resolvedSchedule(cfg),
-      adamw: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
-      clipNorm: cfg.clipNorm,
-      evalEvery: cfg.evalEvery,
-      evalBatches: cfg.evalBatches,
-      checkpointEvery: cfg.checkpointEvery,
-      keepCheckpoints: cfg.keepCheckpoints,
-      outDir: cfg.out,
-      seed: cfg.seed,
-      threads: cfg.threads,
-      cacheDir: cfg.onnxCacheDir,
-      preallocate: io.preallocate,
+      ...trainerRunOptions(cfg, io),
       layout,
-      runConfig: trajectoryConfig(cfg),
       resumeFrom,
-      signal: io.signal,
-      progress: cfg.progress === false ? false : io.progressStream,
-      log,
-      onStep: io.onStep,
-      onCheckpointFile: io.onCheckpointFile,
     });
     let result: TrainResult;
     try {
@@ -262,4 +240,33 @@ function classificationAsRunResult(r: ClassificationRunResult, cfg: TrainConfig)
     losses: [],
     classification: r,
   } as unknown as RunTrainingResult;
+}
+
+/** The Trainer options every objective takes straight from the run config and the caller. */
+export function trainerRunOptions(cfg: TrainConfig, io: RunTrainingIO) {
+  return {
+    batchSize: cfg.batchSize,
+    seqLen: cfg.seqLen,
+    gradAccum: cfg.gradAccum,
+    dtype: cfg.dtype,
+    steps: cfg.steps,
+    schedule: resolvedSchedule(cfg),
+    adamw: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
+    clipNorm: cfg.clipNorm,
+    evalEvery: cfg.evalEvery,
+    evalBatches: cfg.evalBatches,
+    checkpointEvery: cfg.checkpointEvery,
+    keepCheckpoints: cfg.keepCheckpoints,
+    outDir: cfg.out,
+    seed: cfg.seed,
+    threads: cfg.threads,
+    cacheDir: cfg.onnxCacheDir,
+    preallocate: io.preallocate,
+    runConfig: trajectoryConfig(cfg),
+    signal: io.signal,
+    progress: cfg.progress === false ? (false as const) : io.progressStream,
+    log: io.log,
+    onStep: io.onStep,
+    onCheckpointFile: io.onCheckpointFile,
+  };
 }
