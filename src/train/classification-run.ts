@@ -32,6 +32,7 @@ import { readFileSync } from 'node:fs';
 
 export interface ClassificationRunResult {
   out: string;
+  modelType: string;
   step: number;
   stopped: 'completed' | 'aborted';
   labels: string[];
@@ -140,7 +141,7 @@ export async function runClassificationTraining(cfg: TrainConfig & { labels?: st
     } finally {
       await trainer.dispose();
     }
-    const out: ClassificationRunResult = { out: cfg.out, step: result.step, stopped: result.stopped, labels, trainExamples: train.rows.length, heldOutExamples: held.rows.length };
+    const out: ClassificationRunResult = { out: cfg.out, modelType: arch.modelType, step: result.step, stopped: result.stopped, labels, trainExamples: train.rows.length, heldOutExamples: held.rows.length };
     if (result.stopped === 'completed' && !lora && held.rows.length) {
       // Held-out metrics of the model as written (the same path `slm classify` takes).
       const m = await loadEncoder(cfg.out, { threads: cfg.threads, cacheDir: cfg.onnxCacheDir });

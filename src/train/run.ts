@@ -226,7 +226,7 @@ function classificationAsRunResult(r: ClassificationRunResult, cfg: TrainConfig)
   const last = readMetrics(join(cfg.out, 'metrics.jsonl')).filter((m) => typeof m.loss === 'number').at(-1);
   return {
     out: r.out,
-    modelType: 'classification',
+    modelType: r.modelType,
     step: r.step,
     stopped: r.stopped,
     loss: last?.loss ?? NaN,
