@@ -98,7 +98,7 @@ export function objectiveData(cfg: TrainConfig, arch: ModelArch<unknown>, config
     mlmObjective(0).checkArch(arch); // the typed error for a decoder
     const a = arch as MaskedLMArch<unknown>;
     const padId = a.padTokenId(config);
-    objective = mlmObjective(padId);
+    objective = mlmObjective(padId, (ids, rows, seq) => a.positionIds(ids, rows, seq, config));
     const maskId = t.id(maskTokenName(t.tok));
     const specials = [eosId, maskId, padId, ...(t.bosId !== undefined ? [t.bosId] : [])];
     for (let id = 0; id < t.tok.vocabSize; id++) if (t.tok.isSpecial(id)) specials.push(id);
