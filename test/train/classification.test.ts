@@ -78,3 +78,15 @@ test('bert learns a keyword rule: held-out accuracy, macro-F1, MCC in metrics.js
   assert.equal(lr.stopped, 'completed');
   assert.ok(existsSync(join(work, 'lora', 'adapter_model.safetensors')));
 });
+
+test('mlm objective feeds the architecture\'s positions: BERT 0..n-1, RoBERTa past padding_idx', async () => {
+  const { mlmObjective } = await import('../../src/train/objectives/mlm.ts');
+  const { tinyEncoder } = await import('../models/encoder-fixture.ts');
+  for (const kind of ['bert', 'roberta'] as const) {
+    const { arch, config } = tinyEncoder(kind, 'masked-lm');
+    const o = mlmObjective(config.padTokenId, (ids, rows, seq) => arch.positionIds(ids, rows, seq, config));
+    const f = o.createBatchFeeds(1, 4);
+    f.fill({ inputs: Int32Array.from([2, 7, 8, 3]), targets: Int32Array.from([-100, 7, -100, -100]) });
+    assert.deepEqual([...(f.feeds.position_ids!.data as BigInt64Array)].map(Number), kind === 'bert' ? [0, 1, 2, 3] : [1, 2, 3, 4]);
+  }
+});
