@@ -12,6 +12,7 @@ import { runServerBench, type ServerBenchRow } from './server.ts';
 import { runCeilingBench, type CeilingRow } from './ceiling.ts';
 import { existsSync } from 'node:fs';
 import { runT5Bench, t5Section } from './t5.ts';
+import { runEncoderBench, encoderSection } from './encoders.ts';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -76,6 +77,8 @@ if (existsSync(defaultModel)) {
 } else log('server bench skipped: models/default is not there');
 log('T5 text-to-text bench (Flan-T5-small shape, threads 1 and 2)');
 const t5Rows = await runT5Bench({ threads: [1, 2], repeats: quick ? 1 : 2, log });
+log('encoder bench (MiniLM-L6 shape, batch 32 x 128, slmkit vs llama.cpp)');
+const encoders = await runEncoderBench({ rounds: quick ? 1 : 3, threads: 2, log });
 const load2 = loadavg();
 
 const lines: string[] = [
@@ -132,6 +135,7 @@ lines.push(
 lines.push(...ceilingSection(ceilings, rows));
 lines.push(...targetsSection(ceilings, rows));
 lines.push(...DECODER_MEMORY_NOTES);
+lines.push(...encoderSection(encoders));
 lines.push(
   '',
   '## Training (stories15M shape, batch 8 × 256, 2 threads, float32)',

@@ -25,6 +25,10 @@ export { loadSeq2SeqLM, isT5Model, Seq2SeqLM, type LoadSeq2SeqOptions } from './
 export { Seq2SeqDecoderSession, type EncodedInputs } from './models/t5-session.ts';
 export { text2text, streamText2Text, beamSettings, type Text2TextOptions, type Text2TextResult } from './models/t5-generate.ts';
 export { beamSearch, type BeamSearchOptions, type BeamSearchResult, type ReorderableSession } from './generate/beam-search.ts';
+export { bert, type BertConfig } from './models/bert.ts';
+export { loadEncoder, EncoderModel, type LoadEncoderOptions, type EncoderText, type ClassificationResult, type FillMaskResult, type TokenLabel } from './models/encoder-model.ts';
+export type { PoolingConfig } from './models/encoder-heads.ts';
+export type { EncoderConfig, EncoderTask } from './models/encoder-config.ts';
 
 // Generation, sampling, constrained decoding.
 export * from './generate/index.ts';

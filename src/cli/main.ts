@@ -22,6 +22,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ls: async () => (await import('./commands/ls.ts')).default,
   rm: async () => (await import('./commands/rm.ts')).default,
   eval: async () => (await import('./commands/eval.ts')).default,
+  'fill-mask': async () => (await import('./commands/fill-mask.ts')).default,
+  classify: async () => (await import('./commands/classify.ts')).default,
+  embed: async () => (await import('./commands/embed.ts')).default,
 };
 
 function helpFor(cmd: Command): string {

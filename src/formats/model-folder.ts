@@ -9,7 +9,7 @@ import { openGguf } from './gguf/reader.ts';
 import { findWeights, openCheckpoint, type WeightsLocation } from './open-checkpoint.ts';
 
 /** Model types slmkit can load. Loaders for new architectures add their `model_type` here. */
-export const SUPPORTED_MODEL_TYPES: string[] = ['llama', 'phi', 'roberta', 't5', 'llava'];
+export const SUPPORTED_MODEL_TYPES: string[] = ['llama', 'phi', 'roberta', 't5', 'llava', 'bert'];
 SUPPORTED_MODEL_TYPES.push('qwen2', 'phi3');
 
 /**
@@ -21,7 +21,7 @@ SUPPORTED_MODEL_TYPES.push('qwen2', 'phi3');
 export const MODEL_TYPE_ALIASES: Record<string, string> = { llava_phi: 'llava' };
 
 /** GGUF `general.architecture` values that correspond to a supported model type. */
-export const GGUF_ARCHITECTURE_TO_MODEL_TYPE: Record<string, string> = { llama: 'llama', phi2: 'phi', t5: 't5' };
+export const GGUF_ARCHITECTURE_TO_MODEL_TYPE: Record<string, string> = { llama: 'llama', phi2: 'phi', t5: 't5', bert: 'bert' };
 Object.assign(GGUF_ARCHITECTURE_TO_MODEL_TYPE, { qwen2: 'qwen2', phi3: 'phi3' });
 
 export function canonicalModelType(declared: string): string | undefined {

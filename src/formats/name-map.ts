@@ -10,10 +10,10 @@
 // qkv_proj -> attn_qkv, gate_up_proj -> ffn_up (gate rows first, as llama.cpp's SwiGLU splits it).
 import { SlmError } from '../errors.ts';
 
-export type NameMapArch = 'llama' | 'phi' | 'qwen2' | 'phi3';
+export type NameMapArch = 'llama' | 'phi' | 'qwen2' | 'phi3' | 'bert';
 
 /** `general.architecture` value llama.cpp uses for each. */
-export const GGUF_ARCHITECTURE: Record<NameMapArch, string> = { llama: 'llama', phi: 'phi2', qwen2: 'qwen2', phi3: 'phi3' };
+export const GGUF_ARCHITECTURE: Record<NameMapArch, string> = { llama: 'llama', phi: 'phi2', qwen2: 'qwen2', phi3: 'phi3', bert: 'bert' };
 
 // [HF prefix, GGUF prefix]; {N} is the layer number. A `.weight` or `.bias` suffix is carried over.
 const RULES: Record<Exclude<NameMapArch, 'qwen2'>, [string, string][]> = {
@@ -53,6 +53,21 @@ const RULES: Record<Exclude<NameMapArch, 'qwen2'>, [string, string][]> = {
     ['model.layers.{N}.post_attention_layernorm', 'blk.{N}.ffn_norm'],
     ['model.layers.{N}.mlp.gate_up_proj', 'blk.{N}.ffn_up'],
     ['model.layers.{N}.mlp.down_proj', 'blk.{N}.ffn_down'],
+  ],
+  // BERT body names without the "bert." prefix (as BertModel saves them); see bert-gguf.ts.
+  bert: [
+    ['embeddings.word_embeddings', 'token_embd'],
+    ['embeddings.position_embeddings', 'position_embd'],
+    ['embeddings.token_type_embeddings', 'token_types'],
+    ['embeddings.LayerNorm', 'token_embd_norm'],
+    ['encoder.layer.{N}.attention.self.query', 'blk.{N}.attn_q'],
+    ['encoder.layer.{N}.attention.self.key', 'blk.{N}.attn_k'],
+    ['encoder.layer.{N}.attention.self.value', 'blk.{N}.attn_v'],
+    ['encoder.layer.{N}.attention.output.dense', 'blk.{N}.attn_output'],
+    ['encoder.layer.{N}.attention.output.LayerNorm', 'blk.{N}.attn_output_norm'],
+    ['encoder.layer.{N}.intermediate.dense', 'blk.{N}.ffn_up'],
+    ['encoder.layer.{N}.output.dense', 'blk.{N}.ffn_down'],
+    ['encoder.layer.{N}.output.LayerNorm', 'blk.{N}.layer_output_norm'],
   ],
 };
 

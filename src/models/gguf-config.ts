@@ -22,7 +22,7 @@ export function modelTypeOfGgufArch(arch: unknown): string | undefined {
   return typeof arch === 'string' ? MODEL_TYPE_OF_GGUF[arch] : undefined;
 }
 
-function num(meta: Meta, key: string, file: string, fallback?: number): number {
+export function num(meta: Meta, key: string, file: string, fallback?: number): number {
   const v = meta[key];
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);

@@ -12,6 +12,7 @@ import { phi3 } from './phi3.ts';
 import { qwen2 } from './qwen2.ts';
 import { roberta, type MaskedLMArch } from './roberta.ts';
 import { t5 } from './t5.ts';
+import { bert } from './bert.ts';
 import { UnsupportedError } from '../errors.ts';
 
 export const CAUSAL_LM_ARCHS: Record<string, CausalLMArch<any>> = {
@@ -23,6 +24,7 @@ export const CAUSAL_LM_ARCHS: Record<string, CausalLMArch<any>> = {
 
 export const MASKED_LM_ARCHS: Record<string, MaskedLMArch<any>> = {
   roberta,
+  bert,
 };
 
 /** Encoder-decoders (text-to-text: slm generate via src/models/t5-load.ts; train seq2seq). */

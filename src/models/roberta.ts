@@ -12,61 +12,20 @@
 // ...attention.output.{dense,LayerNorm}, ...intermediate.dense, ...output.{dense,LayerNorm},
 // lm_head.{dense,layer_norm,bias} (+ lm_head.decoder.weight when untied). Padding is an
 // additive attention bias from attention_mask. Exact (erf) GELU.
-import { z } from 'zod';
 import { Graph, type Tensor } from '../ir/graph.ts';
-import { attention, equal, gather, reshape, scalar, slice, where } from '../ir/builder.ts';
+import { equal, reshape, scalar, slice, tanh, where } from '../ir/builder.ts';
 import { VarBuilder, type WeightStore } from '../nn/var-builder.ts';
-import { Embedding, LayerNorm, Linear, activate, type Activation } from '../nn/layers.ts';
-import { parseHfConfig } from './config.ts';
+import { LayerNorm, Linear, activate } from '../nn/layers.ts';
 import { MASKED_BIAS, type ModelArch } from './causal-lm.ts';
 import { SlmError, UnsupportedError } from '../errors.ts';
 import { openModelFolder } from '../formats/model-folder.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
+import { encoderBody, type EncoderBodyInputs } from './encoder-body.ts';
+import { encoderHfConfig, padTokenIdOf, parseEncoderConfig, type EncoderConfig } from './encoder-config.ts';
 
-const RobertaConfigSchema = z.object({
-  model_type: z.literal('roberta').default('roberta'),
-  vocab_size: z.number().int().positive(),
-  hidden_size: z.number().int().positive(),
-  intermediate_size: z.number().int().positive(),
-  num_hidden_layers: z.number().int().positive(),
-  num_attention_heads: z.number().int().positive(),
-  max_position_embeddings: z.number().int().positive().default(512),
-  type_vocab_size: z.number().int().positive().default(2),
-  layer_norm_eps: z.number().positive().default(1e-12),
-  hidden_act: z.enum(['gelu', 'gelu_new', 'relu', 'silu']).default('gelu'),
-  position_embedding_type: z.literal('absolute').default('absolute'),
-  is_decoder: z.literal(false).default(false),
-  tie_word_embeddings: z.boolean().default(true),
-  pad_token_id: z.number().int().min(0).default(1),
-  bos_token_id: z.number().int().nullable().default(0),
-  eos_token_id: z.number().int().nullable().default(2),
-});
+export type RobertaConfig = EncoderConfig;
 
-export interface RobertaConfig {
-  vocabSize: number;
-  hidden: number;
-  intermediate: number;
-  layers: number;
-  heads: number;
-  headDim: number;
-  /** max_position_embeddings (the table size; usable length is this - padTokenId - 1). */
-  positionTable: number;
-  typeVocabSize: number;
-  layerNormEps: number;
-  act: Activation;
-  tieWordEmbeddings: boolean;
-  padTokenId: number;
-  bosTokenId: number | null;
-  eosTokenId: number | null;
-}
-
-export interface EncoderInputs {
-  inputIds: Tensor;
-  /** RoBERTa position ids (robertaPositionIds): already offset by padding_idx + 1. */
-  positions: Tensor;
-  /** Additive attention bias broadcastable to [batch, heads, seq, seq] (padding); absent: none. */
-  attentionBias?: Tensor;
-}
+export type EncoderInputs = EncoderBodyInputs;
 
 export interface EncoderOutputs {
   hidden: Tensor;
@@ -74,85 +33,42 @@ export interface EncoderOutputs {
   head: (h: Tensor) => Tensor;
 }
 
-/** A bidirectional encoder with a masked-LM head. */
+/**
+ * A bidirectional encoder of the BERT family: the body with its masked-LM head (training with
+ * objective mlm), plus what the other heads and the input side need (src/models/encoder-heads.ts).
+ */
 export interface MaskedLMArch<C> extends ModelArch<C> {
   readonly family: 'masked-lm';
   padTokenId(c: C): number;
   forward(vb: VarBuilder, c: C, io: EncoderInputs): EncoderOutputs;
+  /** Position ids of right-padded rows (RoBERTa: offset past padding_idx; BERT: 0..n-1). */
+  positionIds(ids: ArrayLike<number>, rows: number, seq: number, c: C): BigInt64Array;
+  /** The sequence-classification head over final hidden states [batch, seq, hidden] → [batch, labels]. */
+  sequenceClassifier(vb: VarBuilder, c: C, hidden: Tensor, numLabels: number): Tensor;
+  /** A sentence pair with its special tokens; types null when the model has one segment. */
+  pairIds(a: readonly number[], b: readonly number[], cls: number, sep: number): { ids: number[]; types: number[] | null };
 }
 
 export const roberta: MaskedLMArch<RobertaConfig> = {
   modelType: 'roberta',
   family: 'masked-lm',
   parseConfig(json, file = 'config.json') {
-    const j = parseHfConfig(RobertaConfigSchema, json, file);
-    if (j.hidden_size % j.num_attention_heads !== 0) throw new SlmError('FORMAT_ERROR', `${file}: hidden_size ${j.hidden_size} is not a multiple of num_attention_heads ${j.num_attention_heads}`);
-    if (j.max_position_embeddings <= j.pad_token_id + 1) throw new SlmError('FORMAT_ERROR', `${file}: max_position_embeddings ${j.max_position_embeddings} leaves no position after padding_idx ${j.pad_token_id} (RoBERTa positions start at pad_token_id + 1; use a tokenizer with a small pad id, as RoBERTa's <pad> = 1)`);
-    return {
-      vocabSize: j.vocab_size,
-      hidden: j.hidden_size,
-      intermediate: j.intermediate_size,
-      layers: j.num_hidden_layers,
-      heads: j.num_attention_heads,
-      headDim: j.hidden_size / j.num_attention_heads,
-      positionTable: j.max_position_embeddings,
-      typeVocabSize: j.type_vocab_size,
-      layerNormEps: j.layer_norm_eps,
-      act: j.hidden_act,
-      tieWordEmbeddings: j.tie_word_embeddings,
-      padTokenId: j.pad_token_id,
-      bosTokenId: j.bos_token_id,
-      eosTokenId: j.eos_token_id,
-    };
+    const padTokenId = padTokenIdOf(json, file, 1);
+    const c = parseEncoderConfig({ bos_token_id: 0, eos_token_id: 2, ...(json as object) }, file, { prefix: 'roberta', padTokenId, defaultTask: 'masked-lm' });
+    if (c.positionTable <= c.padTokenId + 1) throw new SlmError('FORMAT_ERROR', `${file}: max_position_embeddings ${c.positionTable} leaves no position after padding_idx ${c.padTokenId} (RoBERTa positions start at pad_token_id + 1; use a tokenizer with a small pad id, as RoBERTa's <pad> = 1)`);
+    return c;
   },
-  toHfConfig(c) {
-    return {
-      architectures: ['RobertaForMaskedLM'],
-      model_type: 'roberta',
-      vocab_size: c.vocabSize,
-      hidden_size: c.hidden,
-      intermediate_size: c.intermediate,
-      num_hidden_layers: c.layers,
-      num_attention_heads: c.heads,
-      max_position_embeddings: c.positionTable,
-      type_vocab_size: c.typeVocabSize,
-      layer_norm_eps: c.layerNormEps,
-      hidden_act: c.act,
-      position_embedding_type: 'absolute',
-      tie_word_embeddings: c.tieWordEmbeddings,
-      pad_token_id: c.padTokenId,
-      bos_token_id: c.bosTokenId,
-      eos_token_id: c.eosTokenId,
-      torch_dtype: 'float32',
-    };
-  },
+  toHfConfig: (c) => encoderHfConfig(c, 'roberta', 'Roberta'),
   vocabSize: (c) => c.vocabSize,
   hiddenSize: (c) => c.hidden,
   maxPositions: (c) => c.positionTable - c.padTokenId - 1,
   padTokenId: (c) => c.padTokenId,
   // position_ids buffers, the pooler (RobertaForMaskedLM has none) and the decoder copies that
   // transformers ties to word_embeddings / lm_head.bias.
-  ignoreTensor: (name) => name === 'roberta.embeddings.position_ids' || name.startsWith('roberta.pooler.') || name === 'lm_head.decoder.bias' || name === 'lm_head.decoder.weight',
+  ignoreTensor: (name) => /^(roberta\.)?embeddings\.position_ids$/.test(name) || /^(roberta\.)?pooler\./.test(name) || name === 'lm_head.decoder.bias' || name === 'lm_head.decoder.weight',
   forward(vb, c, io) {
-    const emb = vb.pp('roberta.embeddings');
-    const words = Embedding(emb.pp('word_embeddings'), io.inputIds, c.vocabSize, c.hidden);
-    const pos = Embedding(emb.pp('position_embeddings'), io.positions, c.positionTable, c.hidden);
-    // token_type_ids are all 0: row 0 of the table, broadcast over every position.
-    const type0 = slice(emb.pp('token_type_embeddings').get('weight', [c.typeVocabSize, c.hidden]), 0, 0, 1);
-    let x = LayerNorm(emb.pp('LayerNorm'), words.add(pos).add(type0), c.hidden, c.layerNormEps);
-    for (let i = 0; i < c.layers; i++) {
-      const l = vb.pp('roberta.encoder.layer').pp(i);
-      const self = l.pp('attention.self');
-      const q = Linear(self.pp('query'), x, c.hidden, c.hidden, true);
-      const k = Linear(self.pp('key'), x, c.hidden, c.hidden, true);
-      const v = Linear(self.pp('value'), x, c.hidden, c.hidden, true);
-      const a = attention(q, k, v, { numHeads: c.heads, numKvHeads: c.heads, headDim: c.headDim, causal: false, bias: io.attentionBias }).out;
-      const ao = l.pp('attention.output');
-      const h = LayerNorm(ao.pp('LayerNorm'), x.add(Linear(ao.pp('dense'), a, c.hidden, c.hidden, true)), c.hidden, c.layerNormEps);
-      const inter = activate(Linear(l.pp('intermediate.dense'), h, c.hidden, c.intermediate, true), c.act);
-      const out = l.pp('output');
-      x = LayerNorm(out.pp('LayerNorm'), h.add(Linear(out.pp('dense'), inter, c.intermediate, c.hidden, true)), c.hidden, c.layerNormEps);
-    }
+    const x = encoderBody(vb.pp(c.prefix), c, io);
+    const emb = vb.pp(c.prefix).pp('embeddings');
     const head = (hs: Tensor) => {
       const lm = vb.pp('lm_head');
       const t = LayerNorm(lm.pp('layer_norm'), activate(Linear(lm.pp('dense'), hs, c.hidden, c.hidden, true), c.act), c.hidden, c.layerNormEps);
@@ -161,7 +77,22 @@ export const roberta: MaskedLMArch<RobertaConfig> = {
     };
     return { hidden: x, head };
   },
+  positionIds: (ids, rows, seq, c) => robertaPositionIds(ids, rows, seq, c.padTokenId),
+  // RobertaClassificationHead: dense + tanh + out_proj on the first token (<s>).
+  sequenceClassifier(vb, c, hidden, numLabels) {
+    const first = squeezeFirstToken(hidden);
+    const cls = vb.pp('classifier');
+    return Linear(cls.pp('out_proj'), tanh(Linear(cls.pp('dense'), first, c.hidden, c.hidden, true)), c.hidden, numLabels, true);
+  },
+  // <s> A </s></s> B </s>, one segment (RoBERTa has a single token type).
+  pairIds: (a, b, cls, sep) => ({ ids: [cls, ...a, sep, sep, ...b, sep], types: null }),
 };
+
+/** hidden[:, 0, :] as [batch, hidden]. */
+export function squeezeFirstToken(hidden: Tensor): Tensor {
+  const [B, , H] = hidden.shape;
+  return reshape(slice(hidden, 1, 0, 1), [B!, H!]);
+}
 
 /** HF create_position_ids_from_input_ids: padding_idx + 1 + rank of each real token; pads get padding_idx. */
 export function robertaPositionIds(ids: ArrayLike<number>, rows: number, seq: number, padId: number, out = new BigInt64Array(rows * seq)): BigInt64Array {

@@ -73,6 +73,7 @@ export const embeddingRequest = z.strictObject({
   model: z.string().min(1),
   input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number().int().min(0)).min(1), z.array(z.array(z.number().int().min(0)).min(1)).min(1)]),
   encoding_format: z.enum(['float', 'base64']).optional(),
+  dimensions: z.number().int().min(1).optional(),
   user: z.string().optional(),
 });
 export type EmbeddingRequest = z.infer<typeof embeddingRequest>;

@@ -90,9 +90,10 @@ export const TrainConfigSchema = z
     threads: posInt().optional().describe("onnxruntime intra-op threads (default: its choice). Bit-exact resume needs the same value."),
     onnxCacheDir: z.string().optional().describe('Cache of built ONNX graphs (default $SLMKIT_CACHE/onnx or ~/.cache/slmkit/onnx).'),
     objective: z
-      .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm', 'seq2seq'])
+      .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm', 'seq2seq', 'classification'])
       .default('causal-lm')
-      .describe('Training objective. causal-lm: next-token prediction (llama, phi). ul2r: UL2 mixture of denoisers with mode tokens as prefix-LM rows, bidirectional over the inputs, loss on the targets (llama, phi). span-corruption: T5 span corruption in the same prefix-LM form (llama, phi). mlm: RoBERTa masked LM (roberta). seq2seq: T5 input->target pairs from JSONL {"input", "target"} lines, loss on the target (t5; default model type for init). On t5, ul2r and span-corruption train the encoder-decoder: inputs to the encoder, targets to the decoder. See the objectives section below.'),
+      .describe('Training objective. causal-lm: next-token prediction (llama, phi). ul2r: UL2 mixture of denoisers with mode tokens as prefix-LM rows, bidirectional over the inputs, loss on the targets (llama, phi). span-corruption: T5 span corruption in the same prefix-LM form (llama, phi). mlm: RoBERTa masked LM (roberta). seq2seq: T5 input->target pairs from JSONL {"input", "target"} lines, loss on the target (t5; default model type for init). On t5, ul2r and span-corruption train the encoder-decoder: inputs to the encoder, targets to the decoder. classification: sequence classification on roberta/bert from labelled .jsonl/.csv/.tsv (text, text_pair, label); held-out accuracy, macro-F1 and MCC in metrics.jsonl. See the objectives section below.'),
+    labels: z.array(z.string().min(1)).min(2).optional().describe('Objective classification: the label names in id order (default: the checkpoint head\'s id2label, else the sorted labels of the data).'),
     ul2r: Ul2rConfigSchema.optional().describe('Settings of objective ul2r.'),
     spanCorruption: SpanCorruptionConfigSchema.optional().describe('Settings of objective span-corruption.'),
     mlm: MlmConfigSchema.optional().describe('Settings of objective mlm.'),
@@ -107,6 +108,7 @@ export const TrainConfigSchema = z
     for (const [key, objective] of [['ul2r', 'ul2r'], ['spanCorruption', 'span-corruption'], ['mlm', 'mlm']] as const) {
       if (c[key] !== undefined && c.objective !== objective) ctx.addIssue({ code: 'custom', path: [key], message: `settings of objective ${objective}, but objective is ${c.objective}` });
     }
+    if (c.labels && c.objective !== 'classification') ctx.addIssue({ code: 'custom', path: ['labels'], message: 'labels are for objective classification' });
     if (c.objective === 'mlm' && c.lora) ctx.addIssue({ code: 'custom', path: ['lora'], message: 'LoRA is not supported with objective mlm yet' });
     if (c.mlm && c.mlm.maskShare + c.mlm.randomShare > 1) ctx.addIssue({ code: 'custom', path: ['mlm'], message: 'maskShare + randomShare must be at most 1' });
     if (c.ul2r && c.ul2r.mixture.S + c.ul2r.mixture.R + c.ul2r.mixture.X <= 0) ctx.addIssue({ code: 'custom', path: ['ul2r', 'mixture'], message: 'at least one share must be positive' });

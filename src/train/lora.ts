@@ -88,17 +88,21 @@ const EMPTY: WeightStore = { shape: () => undefined, loadF32: async (n) => Promi
 
 /** The Linear modules of an architecture that the config's target_modules select (graph order). */
 export function loraTargets<C>(arch: CausalLMArch<C>, config: C, c: LoraConfig): LoraTarget[] {
+  return loraTargetsOf((vb) => void buildDecoderGraph(arch, config, vb, { cache: false, lastLogitsOnly: false }), arch.modelType, c);
+}
+
+/** The Linear layers a graph builder reads that the LoRA config targets (any architecture). */
+export function loraTargetsOf(build: (vb: VarBuilder) => void, modelType: string, c: LoraConfig): LoraTarget[] {
   const all: LoraTarget[] = [];
   const record: LinearAdapter = (vb, _x, y, inFeatures, outFeatures) => {
     if (!all.some((t) => t.module === vb.prefix)) all.push({ module: vb.prefix, inFeatures, outFeatures });
     return y;
   };
-  const vb = new VarBuilder(new Graph('lora-targets'), EMPTY, { dtype: 'float32', linear: 'float32', linearAdapter: record });
-  buildDecoderGraph(arch, config, vb, { cache: false, lastLogitsOnly: false });
+  build(new VarBuilder(new Graph('lora-targets'), EMPTY, { dtype: 'float32', linear: 'float32', linearAdapter: record }));
   const chosen = all.filter((t) => isTargetModule(t.module, c.targetModules) && !isEmbeddingModule(t.module));
   if (chosen.length === 0) {
     const names = [...new Set(all.map((t) => t.module.split('.').at(-1)))].join(', ');
-    throw new SlmError('INVALID_ARGUMENT', `lora target_modules ${JSON.stringify(c.targetModules)} match no Linear layer of ${arch.modelType}; its Linear layers are: ${names}`);
+    throw new SlmError('INVALID_ARGUMENT', `lora target_modules ${JSON.stringify(c.targetModules)} match no Linear layer of ${modelType}; its Linear layers are: ${names}`);
   }
   return chosen;
 }

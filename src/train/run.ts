@@ -33,6 +33,7 @@ import { writeHfModelFolder, writeTokenizerFiles } from './hf-output.ts';
 import { checkObjectiveArch, objectiveData, objectiveTokens, seq2seqObjectiveData, streamBos } from './objectives/index.ts';
 import { resizedVocabStore } from './resize-vocab.ts';
 import { requireDecoder } from './objective.ts';
+import { runClassificationTraining, type ClassificationRunResult } from './classification-run.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
 
 export interface RunTrainingIO {
@@ -74,6 +75,7 @@ function weightShapes(arch: ModelArch<unknown>, config: unknown): Map<string, nu
 }
 
 export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Promise<RunTrainingResult> {
+  if (cfg.objective === 'classification') return classificationAsRunResult(await runClassificationTraining(cfg, io), cfg);
   const log = io.log ?? (() => {});
   // The output folder is checked (and a killed run's leftovers recovered or removed) before
   // anything else, so a bad --out fails in a second with its path named.
@@ -206,31 +208,9 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       objective: objective.objective,
       train: objective.train,
       heldOut: objective.heldOut,
-      batchSize: cfg.batchSize,
-      seqLen: cfg.seqLen,
-      gradAccum: cfg.gradAccum,
-      dtype: cfg.dtype,
-      steps: cfg.steps,
-      schedule: resolvedSchedule(cfg),
-      adamw: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
-      clipNorm: cfg.clipNorm,
-      evalEvery: cfg.evalEvery,
-      evalBatches: cfg.evalBatches,
-      checkpointEvery: cfg.checkpointEvery,
-      keepCheckpoints: cfg.keepCheckpoints,
-      outDir: cfg.out,
-      seed: cfg.seed,
-      threads: cfg.threads,
-      cacheDir: cfg.onnxCacheDir,
-      preallocate: io.preallocate,
+      ...trainerRunOptions(cfg, io),
       layout,
-      runConfig: trajectoryConfig(cfg),
       resumeFrom,
-      signal: io.signal,
-      progress: cfg.progress === false ? false : io.progressStream,
-      log,
-      onStep: io.onStep,
-      onCheckpointFile: io.onCheckpointFile,
     });
     let result: TrainResult;
     try {
@@ -265,4 +245,54 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
   } finally {
     await checkpoint?.close();
   }
+}
+
+/** The common result shape for a classification run (its metrics are in result.heldOut and metrics.jsonl). */
+function classificationAsRunResult(r: ClassificationRunResult, cfg: TrainConfig): RunTrainingResult {
+  const last = readMetrics(join(cfg.out, 'metrics.jsonl')).filter((m) => typeof m.loss === 'number').at(-1);
+  return {
+    out: r.out,
+    modelType: r.modelType,
+    step: r.step,
+    stopped: r.stopped,
+    loss: last?.loss ?? NaN,
+    evalLoss: last?.eval_loss,
+    tokensPerSecond: last?.tokens_per_second ?? NaN,
+    stepSeconds: NaN,
+    parameters: 0,
+    trainableParameters: 0,
+    trainTokens: 0,
+    heldOutDocuments: r.heldOutExamples,
+    losses: [],
+    classification: r,
+  } as unknown as RunTrainingResult;
+}
+
+/** The Trainer options every objective takes straight from the run config and the caller. */
+export function trainerRunOptions(cfg: TrainConfig, io: RunTrainingIO) {
+  return {
+    batchSize: cfg.batchSize,
+    seqLen: cfg.seqLen,
+    gradAccum: cfg.gradAccum,
+    dtype: cfg.dtype,
+    steps: cfg.steps,
+    schedule: resolvedSchedule(cfg),
+    adamw: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
+    clipNorm: cfg.clipNorm,
+    evalEvery: cfg.evalEvery,
+    evalBatches: cfg.evalBatches,
+    checkpointEvery: cfg.checkpointEvery,
+    keepCheckpoints: cfg.keepCheckpoints,
+    outDir: cfg.out,
+    seed: cfg.seed,
+    threads: cfg.threads,
+    cacheDir: cfg.onnxCacheDir,
+    preallocate: io.preallocate,
+    runConfig: trajectoryConfig(cfg),
+    signal: io.signal,
+    progress: cfg.progress === false ? (false as const) : io.progressStream,
+    log: io.log,
+    onStep: io.onStep,
+    onCheckpointFile: io.onCheckpointFile,
+  };
 }

@@ -14,6 +14,7 @@ import { causalLMArch, modelArch } from '../../src/models/registry.ts';
 import { interpreterRunner } from '../../src/models/runners.ts';
 import { compile } from '../../src/runtime/session.ts';
 import { UnsupportedError } from '../../src/errors.ts';
+import { erf } from './encoder-fixture.ts';
 
 const hf = { model_type: 'roberta', vocab_size: 37, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, max_position_embeddings: 20, type_vocab_size: 1, layer_norm_eps: 1e-5, pad_token_id: 1 };
 const config = roberta.parseConfig(hf);
@@ -29,18 +30,6 @@ function weights(seed = 1): MemoryWeightStore {
 }
 
 // ---- plain-JS reference of HF RobertaForMaskedLM (float64, eval mode) ----
-function erf(x: number): number {
-  const t = Math.abs(x);
-  if (t > 6) return Math.sign(x);
-  let sum = t;
-  let term = t;
-  for (let n = 1; n < 200; n++) {
-    term *= (2 * t * t) / (2 * n + 1);
-    sum += term;
-    if (term < 1e-17 * sum) break;
-  }
-  return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-t * t) * sum;
-}
 type M = number[][];
 function reference(store: MemoryWeightStore, c: RobertaConfig, ids: number[], mask: number[]): M {
   const W = (n: string) => store.tensors.get(n)!.data;
@@ -184,5 +173,6 @@ test('registry: roberta is a masked-LM encoder; asking for a decoder is a typed 
   assert.equal(modelArch('roberta'), roberta);
   assert.equal(modelArch('llama').modelType, 'llama');
   assert.throws(() => causalLMArch('roberta'), (e: unknown) => e instanceof UnsupportedError && /masked-LM encoder.*cannot generate/.test(e.message));
-  assert.throws(() => modelArch('bert'), UnsupportedError);
+  assert.equal(modelArch('bert').modelType, 'bert');
+  assert.throws(() => modelArch('gpt2'), UnsupportedError);
 });

@@ -14,6 +14,8 @@ import { convertT5 } from './convert-t5.ts';
 import { ggufTokenizerMetadata, readTokenizerFiles, saveGguf, saveHfFolder, type GgufWeightType } from '../../models/save.ts';
 import { ggufTokenizerSource } from '../../tokenizer/gguf-vocab.ts';
 import { SlmError } from '../../errors.ts';
+import { isEncoderModel } from '../../server/encoder-served.ts';
+import { convertEncoderToGguf } from '../../models/encoder-convert.ts';
 
 const GGUF_TYPE: Record<string, GgufWeightType> = { f32: 'F32', f16: 'F16', q8: 'Q8_0', q4: 'Q4_0' };
 
@@ -39,6 +41,11 @@ const command: Command = {
     if (!toGguf && values.dtype !== undefined && dtype !== 'f32') throw new SlmError('INVALID_ARGUMENT', 'a Hugging Face folder is written as float32; --dtype applies to GGUF output');
     const t0 = performance.now();
     if (await isT5Model(src)) return convertT5(src, dst, type, { json: !!values.json, t0 }, io); // encoder-decoders
+    if (await isEncoderModel(src)) {
+      await convertEncoderToGguf(src, dst, type, (m) => io.stderr.write(`slm convert: ${m}\n`));
+      io.stderr.write(`wrote ${dst} (GGUF ${type})\n`);
+      return 0;
+    }
     const m = await openModelWeights(src);
     try {
       const hf = m.arch.toHfConfig(m.config);

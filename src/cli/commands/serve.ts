@@ -11,6 +11,7 @@ import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
 import { EFT_OPTIONS, eftPairsFromFlags } from '../decoding-methods.ts';
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 import { authNotice, checkApiKey } from '../../server/auth.ts';
+import { loadAnyServedModel } from '../../server/encoder-served.ts';
 
 function intOption(name: string, v: unknown, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -102,7 +103,7 @@ const serve: Command = {
     // T5 folders are served text-to-text through their own adapter (src/server/t5-served-model.ts).
     const model = (await isT5Model(path))
       ? loadT5ServedModel(path, { signal: stop.signal })
-      : loadServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+      : loadAnyServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS });
     try {
@@ -133,14 +134,14 @@ const serve: Command = {
       // onnxruntime sessions, are released before the process exits.
       await server.close();
       modelDisposed = true;
-      await (await model).dispose();
+      await (await model).dispose?.();
       log('slm serve: stopped (model disposed)');
     } finally {
       process.off('SIGTERM', onStop);
       unwatchParent();
       io.signal.removeEventListener('abort', onStop);
       // Failed before shutdown (e.g. the port was taken): release the model once it has loaded.
-      if (!modelDisposed) void model.then((m) => m.dispose(), () => {});
+      if (!modelDisposed) void model.then((m) => m.dispose?.(), () => {});
     }
     return 0;
   },

@@ -33,6 +33,7 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'number' | 'list
   'lora-dropout': { key: 'lora.dropout', kind: 'number' },
   'lora-targets': { key: 'lora.targetModules', kind: 'list' },
   objective: { key: 'objective', kind: 'string' },
+  labels: { key: 'labels', kind: 'list' },
   's-denoiser': { key: 'ul2r.sDenoiser', kind: 'string' },
   'noise-density': { key: 'spanCorruption.noiseDensity', kind: 'number' },
   'mean-span-length': { key: 'spanCorruption.meanSpanLength', kind: 'number' },
@@ -95,7 +96,8 @@ const train: Command = {
     'lora-alpha': { type: 'string', valueName: 'x', description: 'LoRA alpha' },
     'lora-dropout': { type: 'string', valueName: 'p', description: 'LoRA dropout' },
     'lora-targets': { type: 'string', valueName: 'a,b', description: 'LoRA target modules (e.g. q_proj,v_proj)' },
-    objective: { type: 'string', valueName: 'name', description: 'causal-lm | ul2r | span-corruption | mlm | seq2seq (T5: JSONL input/target)' },
+    objective: { type: 'string', valueName: 'name', description: 'causal-lm | ul2r | span-corruption | mlm | seq2seq (T5: JSONL input/target) | classification (roberta/bert)' },
+    labels: { type: 'string', valueName: 'a,b', description: 'objective classification: label names in id order (default: from the head or the data)' },
     's-denoiser': { type: 'string', valueName: 'suffix-25|random-split', description: 'ul2r: S-denoiser variant' },
     'noise-density': { type: 'string', valueName: 'x', description: 'span-corruption: fraction of tokens hidden' },
     'mean-span-length': { type: 'string', valueName: 'x', description: 'span-corruption: mean hidden span length' },
@@ -137,6 +139,7 @@ const train: Command = {
       trainable_parameters: result.trainableParameters,
       checkpoint: result.checkpoint ?? null,
       resumed_from: result.resumedFrom ?? null,
+      ...((result as { classification?: { heldOut?: unknown } }).classification ? { held_out: (result as { classification?: { heldOut?: unknown } }).classification!.heldOut ?? null } : {}),
     };
     if (values.json) io.stdout.write(JSON.stringify(summary) + '\n');
     else log(`${result.stopped === 'aborted' ? 'stopped' : 'done'} at step ${result.step}: loss ${result.loss.toFixed(4)}${result.evalLoss !== undefined ? `, eval loss ${result.evalLoss.toFixed(4)} (ppl ${result.evalPpl!.toFixed(2)})` : ''}; checkpoint ${result.checkpoint}`);

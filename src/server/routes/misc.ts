@@ -5,6 +5,7 @@ import { detokenizeRequest, embeddingRequest, parseBody, tokenizeRequest } from 
 import { usage } from '../format.ts';
 import { nowSeconds } from './execute.ts';
 import { checkEmbeddingInputCount, checkEmbeddingTokens, encodeForTokenizeRoute, encodeTexts } from '../text-bounds.ts';
+import { shortenEmbeddings } from './embedding-dimensions.ts';
 
 const startedAt = nowSeconds();
 
@@ -45,6 +46,7 @@ export async function embeddings(sc: ServerContext, body: unknown, clientSignal:
     } finally {
       release();
     }
+    if (req.dimensions !== undefined) vectors = shortenEmbeddings(vectors, req.dimensions, sc.model.name);
     const tokens = inputs.reduce((a, ids) => a + ids.length, 0);
     const encode = (v: number[]) => (req.encoding_format === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v);
     return Response.json({

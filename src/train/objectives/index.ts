@@ -52,7 +52,8 @@ function denoisingTask(cfg: TrainConfig, ids: { sentinels: number[]; modes: Reco
 export function checkObjectiveArch(objective: TrainConfig['objective'], arch: ModelArch<unknown>): void {
   // On a T5, seq2seq / span-corruption / ul2r train the encoder-decoder (encoder-decoder.ts).
   if (objective === 'seq2seq' || (isSeq2SeqArch(arch) && (objective === 'ul2r' || objective === 'span-corruption'))) return encoderDecoderObjective(objective, 0, 0).checkArch(arch);
-  const o = { 'causal-lm': causalLMObjective, ul2r: ul2rObjective, 'span-corruption': spanCorruptionObjective, mlm: mlmObjective(0) }[objective];
+  // classification checks its encoder in classification-run.ts (mlm's check is the same rule)
+  const o = { 'causal-lm': causalLMObjective, ul2r: ul2rObjective, 'span-corruption': spanCorruptionObjective, mlm: mlmObjective(0), classification: mlmObjective(0) }[objective];
   o.checkArch(arch);
 }
 
@@ -105,7 +106,7 @@ export function objectiveData(cfg: TrainConfig, arch: ModelArch<unknown>, config
     mlmObjective(0).checkArch(arch); // the typed error for a decoder
     const a = arch as MaskedLMArch<unknown>;
     const padId = a.padTokenId(config);
-    objective = mlmObjective(padId);
+    objective = mlmObjective(padId, (ids, rows, seq) => a.positionIds(ids, rows, seq, config));
     const maskId = t.id(maskTokenName(t.tok));
     const specials = [eosId, maskId, padId, ...(t.bosId !== undefined ? [t.bosId] : [])];
     for (let id = 0; id < t.tok.vocabSize; id++) if (t.tok.isSpecial(id)) specials.push(id);

@@ -30,8 +30,11 @@ function mlmLoss<C>(arch: MaskedLMArch<C>, config: C, store: WeightStore, o: Eva
   return { vb, loss: b.crossEntropy(r.head(r.hidden).reshape([B * S, V]), targets.reshape([B * S])) };
 }
 
-/** The mlm objective for an encoder whose padding id is `padId` (positions depend on it). */
-export function mlmObjective(padId: number): TrainObjective {
+/**
+ * The mlm objective for an encoder whose padding id is `padId`. Positions follow the
+ * architecture when given (BERT: 0..n-1); default RoBERTa's (padding_idx + 1 + index).
+ */
+export function mlmObjective(padId: number, positionIds?: (ids: ArrayLike<number>, rows: number, seq: number) => BigInt64Array): TrainObjective {
   return {
     name: 'mlm',
     checkArch: (arch) => void requireEncoder(arch),
@@ -50,7 +53,8 @@ export function mlmObjective(padId: number): TrainObjective {
       return {
         feeds,
         fill(bt) {
-          robertaPositionIds(bt.inputs, batch, seqLen, padId, positions);
+          if (positionIds) positions.set(positionIds(bt.inputs, batch, seqLen));
+          else robertaPositionIds(bt.inputs, batch, seqLen, padId, positions);
           return copyTokens(bt, ids, targets);
         },
       };
