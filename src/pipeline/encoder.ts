@@ -1,8 +1,7 @@
-// The encoder tasks' contracts (embed, classify). Their loaders are placeholders that throw
-// UnsupportedError naming the task until encoder models (BERT-family feature extraction and
-// sequence classification heads) are loadable; src/pipeline/tasks.ts is where they plug in.
-import { UnsupportedError } from '../errors.ts';
+// The encoder tasks (embed, classify) over src/models/encoder-model.ts: BERT-family feature
+// extraction (the checkpoint's pooling, then unit length) and sequence classification heads.
 import type { LoadModelOptions } from '../models/load.ts';
+import { loadEncoder } from '../models/encoder-model.ts';
 
 export interface EncoderPipelineOptions extends Pick<LoadModelOptions, 'dtype' | 'threads' | 'cacheDir' | 'signal'> {}
 
@@ -23,8 +22,32 @@ export interface ClassifyPipeline {
   dispose(): Promise<void>;
 }
 
-export function encoderTaskNotAvailable<P>(task: 'embed' | 'classify'): (model: string, options: EncoderPipelineOptions) => Promise<P> {
-  return async () => {
-    throw new UnsupportedError(`pipeline('${task}') needs an encoder model, and slmkit cannot load encoder models for '${task}' yet; generate and chat work today`);
+const normalized = (v: Float32Array): number[] => {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n) || 1;
+  return Array.from(v, (x) => x / n);
+};
+
+/** pipeline('embed'): a BERT/RoBERTa or sentence-transformers model; vectors of unit length. */
+export async function loadEmbedPipeline(model: string, options: EncoderPipelineOptions = {}): Promise<EmbedPipeline> {
+  const enc = await loadEncoder(model, options);
+  const run = async (texts: string | readonly string[], o: { signal?: AbortSignal } = {}) =>
+    (await enc.embed(typeof texts === 'string' ? [texts] : texts, o.signal ?? options.signal)).map(normalized);
+  return Object.assign(run, { dispose: () => enc.dispose() });
+}
+
+/** pipeline('classify'): a …ForSequenceClassification checkpoint; labels best first. */
+export async function loadClassifyPipeline(model: string, options: EncoderPipelineOptions = {}): Promise<ClassifyPipeline> {
+  const enc = await loadEncoder(model, options);
+  const run = async (texts: string | readonly string[], o: { topK?: number; signal?: AbortSignal } = {}) => {
+    const results = await enc.classify(typeof texts === 'string' ? [texts] : texts, o.signal ?? options.signal);
+    return results.map((r) =>
+      Object.entries(r.scores)
+        .map(([label, score]) => ({ label, score }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, o.topK ?? Infinity),
+    );
   };
+  return Object.assign(run, { dispose: () => enc.dispose() });
 }

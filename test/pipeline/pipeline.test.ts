@@ -72,10 +72,34 @@ test('a prompt longer than the context is a clear error, not a crash', async () 
   }
 });
 
-test('embed and classify name themselves as unsupported until encoder models load; unknown tasks list the known ones', async () => {
-  const cases = [['embed', 'embed'], ['classify', 'classify'], ['feature-extraction', 'embed'], ['text-classification', 'classify']] as const;
-  for (const [task, canonical] of cases) {
-    await assert.rejects(pipeline(task, MODEL), (e: unknown) => e instanceof UnsupportedError && e.message.startsWith(`pipeline('${canonical}') needs an encoder model`));
+test('embed and classify run encoder models and equal loadEncoder; unknown tasks list the known ones', async () => {
+  const { writeTinyEncoder } = await import('../models/encoder-fixture.ts');
+  const { loadEncoder } = await import('../../src/models/encoder-model.ts');
+  const base = await writeTinyEncoder('bert', 'base', 3);
+  const clf = await writeTinyEncoder('roberta', 'sequence-classification', 4);
+  for (const task of ['embed', 'feature-extraction'] as const) {
+    const embed = await pipeline(task, base.dir, { dtype: 'f32' });
+    const enc = await loadEncoder(base.dir, { dtype: 'f32' });
+    try {
+      const [v] = await embed('the cat sat on the mat');
+      const [raw] = await enc.embed(['the cat sat on the mat']);
+      const norm = Math.hypot(...raw);
+      assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-6);
+      raw.forEach((x, i) => assert.ok(Math.abs(x / norm - v[i]) < 1e-6));
+    } finally {
+      await embed.dispose();
+      await enc.dispose();
+    }
+  }
+  const classify = await pipeline('text-classification', clf.dir, { dtype: 'f32' });
+  const enc = await loadEncoder(clf.dir, { dtype: 'f32' });
+  try {
+    const [labels] = await classify('a good movie', { topK: 1 });
+    const [r] = await enc.classify(['a good movie']);
+    assert.deepEqual(labels, [{ label: r.label, score: r.score }]);
+  } finally {
+    await classify.dispose();
+    await enc.dispose();
   }
   await assert.rejects(pipeline('summarize' as 'generate', MODEL), (e: unknown) => e instanceof SlmError && e.code === 'INVALID_ARGUMENT' && /unknown pipeline task 'summarize'; tasks: generate, chat, embed, classify/.test(e.message));
 });
