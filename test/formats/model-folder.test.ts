@@ -53,7 +53,9 @@ test('aliases are minimal: llava_phi -> llava; lookalike architectures are not a
   assert.equal(canonicalModelType('llava_phi'), 'llava');
   assert.equal(canonicalModelType('phi'), 'phi');
   assert.equal(canonicalModelType('mistral'), undefined);
-  assert.equal(canonicalModelType('phi3'), undefined);
+  // phi3 has its own loader (src/models/phi3.ts): supported as itself, never as an alias of phi.
+  assert.equal(canonicalModelType('phi3'), 'phi3');
+  assert.equal(canonicalModelType('gemma'), undefined);
 });
 
 test('bad or missing config is a clear error', async () => {
