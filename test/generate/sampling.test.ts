@@ -161,3 +161,32 @@ test('logSumExp is the logSoftmax normaliser exactly', async () => {
   const z = logSumExp(x);
   for (let i = 0; i < x.length; i++) assert.equal(lp[i], x[i] - z);
 });
+
+test('top-p keeps exactly the tokens a full sort keeps (candidate pruning is exact)', async () => {
+  const { applyTopP } = await import('../../src/generate/sampling/filters.ts');
+  const { logSoftmax } = await import('../../src/generate/sampling/logprobs.ts');
+  const { Rng } = await import('../../src/util/rng.ts');
+  // The straightforward definition: sort everything, keep the prefix whose mass first reaches p.
+  const reference = (x: Float64Array, p: number) => {
+    const lp = logSoftmax(x);
+    const ids = [...lp.keys()].filter((i) => lp[i] !== -Infinity).sort((a, b) => lp[b] - lp[a] || a - b);
+    const keep = new Set<number>();
+    let mass = 0;
+    for (const i of ids) {
+      keep.add(i);
+      mass += Math.exp(lp[i]);
+      if (mass >= p) break;
+    }
+    return Float64Array.from(x, (v, i) => (keep.has(i) ? v : -Infinity));
+  };
+  const rng = new Rng(11);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rng.next() * 3000);
+    const scale = [0.1, 1, 5, 30][trial % 4];
+    // Ties and -Infinity entries included.
+    const x = Float64Array.from({ length: n }, () => (rng.next() < 0.05 ? -Infinity : Math.round(rng.next() * 20) / 20 * scale));
+    if (x.every((v) => v === -Infinity)) x[0] = 0;
+    const p = [0.5, 0.9, 0.95, 0.999, 0.9999999][trial % 5];
+    assert.deepEqual(applyTopP(x, p), reference(x, p), `trial ${trial}`);
+  }
+});
