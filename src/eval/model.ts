@@ -1,6 +1,7 @@
 // What the evaluator needs from a model: lm-eval's three request kinds. Backends: a local slmkit
 // decoder (backends/local.ts) and any OpenAI-compatible endpoint (backends/openai.ts).
 import type { GenerationKwargs } from './task.ts';
+import { throwIfAborted } from '../errors.ts';
 
 export interface LoglikelihoodRequest {
   context: string;
@@ -53,6 +54,31 @@ export function rollingWindows(tokens: readonly number[], prefixToken: number, m
     const pred = tokens.slice(end - len, end);
     out.push([input.slice(0, input.length - (pred.length - 1)), pred]);
     predicted += len;
+  }
+  return out;
+}
+
+/**
+ * loglikelihood_rolling for a backend that can score (context ids, predicted ids): each text
+ * cut into lm-eval's disjoint rolling windows, the windows' log-likelihoods summed.
+ */
+export async function rollingLogLikelihoods(
+  texts: readonly string[],
+  encode: (text: string) => number[],
+  prefixToken: number,
+  maxSeqLen: number,
+  score: (ctx: number[], pred: number[], signal?: AbortSignal) => Promise<[number, boolean]>,
+  o: RunOptions,
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < texts.length; i++) {
+    let sum = 0;
+    for (const [ctx, pred] of rollingWindows(encode(texts[i]!), prefixToken, maxSeqLen)) {
+      throwIfAborted(o.signal);
+      sum += (await score(ctx, pred, o.signal))[0];
+    }
+    out.push(sum);
+    o.onResult?.(i, sum);
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { generateText } from '../../generate/generate.ts';
 import { logSoftmax } from '../../generate/sampling/logprobs.ts';
 import type { TextCodec } from '../../generate/text-codec.ts';
 import type { DecoderSession } from '../../generate/types.ts';
-import { cutAtStop, encodePair, rollingWindows, type EvalModel, type GenerateRequest, type LoglikelihoodRequest, type RunOptions } from '../model.ts';
+import { cutAtStop, encodePair, rollingLogLikelihoods, type EvalModel, type GenerateRequest, type LoglikelihoodRequest, type RunOptions } from '../model.ts';
 
 export interface LocalModelParts {
   name: string;
@@ -99,18 +99,8 @@ export class LocalDecoderModel implements EvalModel {
     return out;
   }
 
-  async loglikelihoodRolling(texts: readonly string[], o: RunOptions = {}): Promise<number[]> {
-    const out: number[] = [];
-    for (let i = 0; i < texts.length; i++) {
-      let sum = 0;
-      for (const [ctx, pred] of rollingWindows(this.encode(texts[i]!), this.p.prefixTokenId, this.P - 1)) {
-        throwIfAborted(o.signal);
-        sum += (await this.scoreTokens(ctx, pred, o.signal))[0];
-      }
-      out.push(sum);
-      o.onResult?.(i, sum);
-    }
-    return out;
+  loglikelihoodRolling(texts: readonly string[], o: RunOptions = {}): Promise<number[]> {
+    return rollingLogLikelihoods(texts, (t) => this.encode(t), this.p.prefixTokenId, this.P - 1, (c, p, signal) => this.scoreTokens(c, p, signal), o);
   }
 
   async generateUntil(reqs: readonly GenerateRequest[], o: RunOptions = {}): Promise<string[]> {

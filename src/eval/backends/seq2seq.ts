@@ -11,7 +11,7 @@ import { generate } from '../../generate/generate.ts';
 import { logSoftmax } from '../../generate/sampling/logprobs.ts';
 import type { Seq2SeqLM } from '../../models/t5-load.ts';
 import { t5Codec } from '../../models/t5-generate.ts';
-import { cutAtStop, rollingWindows, splitTrailingSpace, type EvalModel, type GenerateRequest, type LoglikelihoodRequest, type RunOptions } from '../model.ts';
+import { cutAtStop, rollingLogLikelihoods, splitTrailingSpace, type EvalModel, type GenerateRequest, type LoglikelihoodRequest, type RunOptions } from '../model.ts';
 
 export class Seq2SeqEvalModel implements EvalModel {
   readonly kind = 'slmkit-seq2seq';
@@ -63,17 +63,9 @@ export class Seq2SeqEvalModel implements EvalModel {
     return out;
   }
 
-  async loglikelihoodRolling(texts: readonly string[], o: RunOptions = {}): Promise<number[]> {
-    const out: number[] = [];
-    const prefix = this.lm.eosIds[0] ?? 1;
-    for (let i = 0; i < texts.length; i++) {
-      let sum = 0;
-      const ids = this.lm.tokenizer.encode(texts[i], { addSpecialTokens: false });
-      for (const [ctx, pred] of rollingWindows(ids, prefix, this.lm.context - 1)) sum += (await this.score(ctx, pred, o.signal))[0];
-      out.push(sum);
-      o.onResult?.(i, sum);
-    }
-    return out;
+  loglikelihoodRolling(texts: readonly string[], o: RunOptions = {}): Promise<number[]> {
+    const encode = (t: string) => this.lm.tokenizer.encode(t, { addSpecialTokens: false });
+    return rollingLogLikelihoods(texts, encode, this.lm.eosIds[0] ?? 1, this.lm.context - 1, (c, p, signal) => this.score(c, p, signal), o);
   }
 
   async generateUntil(reqs: readonly GenerateRequest[], o: RunOptions = {}): Promise<string[]> {
