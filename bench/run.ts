@@ -13,6 +13,7 @@ import { runCeilingBench, type CeilingRow } from './ceiling.ts';
 import { existsSync } from 'node:fs';
 import { runT5Bench, t5Section } from './t5.ts';
 import { runEncoderBench, encoderSection } from './encoders.ts';
+import { runServingBench, servingMarkdown, type ServingRow } from './serving.ts';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -79,6 +80,8 @@ log('T5 text-to-text bench (Flan-T5-small shape, threads 1 and 2)');
 const t5Rows = await runT5Bench({ threads: [1, 2], repeats: quick ? 1 : 2, log });
 log('encoder bench (MiniLM-L6 shape, batch 32 x 128, slmkit vs llama.cpp)');
 const encoders = await runEncoderBench({ rounds: quick ? 1 : 3, threads: 2, log });
+log('serving bench (slm serve vs llama.cpp batched in-process, 1/4/16 clients)');
+const serving: ServingRow[] = await runServingBench({ models: quick ? ['stories15M'] : undefined, threads: quick ? [1] : [1, 2], rounds: quick ? 1 : 3, log });
 const load2 = loadavg();
 
 const lines: string[] = [
@@ -252,5 +255,18 @@ function targetsSection(ceil: CeilingRow[], decode: Row[]): string[] {
 
 const out = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
 lines.push(...t5Section(t5Rows));
+lines.push(
+  '',
+  '## Serving: `slm serve` vs llama.cpp batching in-process (issue 24)',
+  '',
+  '`bench/serving.ts`: slmkit as its own `slm serve` process on loopback (`--max-concurrency 16`), llama.cpp through',
+  'node-llama-cpp with N sequences in one context (flash attention off and on, the better counted), same GGUF. Each of N',
+  'clients sends its own 16-token prompt and takes 64 greedy tokens; one warm-up round, then the timed rounds (median of',
+  'aggregate tokens/s, every round listed). Server peak RSS = VmHWM of a fresh server process per row. With 16 clients:',
+  'time to first token of one more request alone, and while 15 others decode.',
+  '',
+  ...servingMarkdown(serving),
+  '',
+);
 writeFileSync(out, lines.join('\n'));
 log(`wrote ${out}`);
