@@ -37,7 +37,8 @@ export interface GenerationStep {
   token: number;
   /** Text this token completes (may be '' while a UTF-8 character is incomplete). */
   textDelta: string;
-  logprob: number;
+  /** log p(token) under the model's own distribution; absent when the caller set `logprobs: false`. */
+  logprob?: number;
   /** Top-k alternatives by logprob, when requested. */
   topLogprobs?: TokenLogprob[];
 }

@@ -65,7 +65,7 @@ export function resolveMaxTokens(promptLen: number, requested: number | null | u
   return fallback === 'rest' ? room : Math.min(fallback, room);
 }
 
-export function samplingOptions(p: SamplingParams, vocabSize: number | undefined, choice: number, maxTokens: number, topLogprobs: number): SequenceOptions {
+export function samplingOptions(p: SamplingParams, vocabSize: number | undefined, choice: number, maxTokens: number, topLogprobs: number, logprobs: boolean): SequenceOptions {
   const bias = new Map<number, number>();
   for (const [k, v] of Object.entries(p.logit_bias ?? {})) {
     const id = Number(k);
@@ -86,6 +86,8 @@ export function samplingOptions(p: SamplingParams, vocabSize: number | undefined
     stop: p.stop ?? undefined,
     maxTokens,
     topLogprobs,
+    // Per-token logprobs cost a pass over the vocabulary: only for requests that ask for them.
+    logprobs,
   };
 }
 

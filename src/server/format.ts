@@ -29,12 +29,12 @@ export class LogprobFormatter {
   /** Chat shape: {content: [{token, logprob, bytes, top_logprobs}]}. */
   chatEntry(step: GenerationStep): ChatLogprobEntry {
     const alt = (t: TokenLogprob) => ({ token: this.text(t.token), logprob: finite(t.logprob), bytes: this.bytes(t.token) });
-    return { token: this.text(step.token), logprob: finite(step.logprob), bytes: this.bytes(step.token), top_logprobs: (step.topLogprobs ?? []).map(alt) };
+    return { token: this.text(step.token), logprob: finite(step.logprob ?? NaN), bytes: this.bytes(step.token), top_logprobs: (step.topLogprobs ?? []).map(alt) };
   }
 
   /** Completions shape, for prompt (echo) and generated tokens; text_offset counts from `offset0`. */
   completionLogprobs(
-    entries: Array<{ token: number; logprob: number | null; topLogprobs?: TokenLogprob[] }>,
+    entries: Array<{ token: number; logprob?: number | null; topLogprobs?: TokenLogprob[] }>,
     offset0: number,
     withTop: boolean,
   ) {
@@ -46,7 +46,7 @@ export class LogprobFormatter {
     for (const e of entries) {
       const s = this.text(e.token);
       tokens.push(s);
-      tokenLogprobs.push(e.logprob === null ? null : finite(e.logprob));
+      tokenLogprobs.push(e.logprob == null ? null : finite(e.logprob));
       offsets.push(off);
       if (!this.codec.isSpecial?.(e.token)) off += s.length;
       if (withTop) {

@@ -113,12 +113,22 @@ test('logprobs are the model distribution of the chosen token; top-k sorted', as
   const fresh = new ToySession({ vocabSize: codec.vocabSize, eosBias: -50 });
   const [[logits]] = await fresh.forward([prompt]);
   const lp = logSoftmax(logits);
-  assert.ok(Math.abs(steps[0].logprob - lp[steps[0].token]) < 1e-12);
+  assert.ok(Math.abs(steps[0].logprob! - lp[steps[0].token]) < 1e-12);
   for (const s of steps) {
     assert.equal(s.topLogprobs!.length, 3);
     assert.equal(s.topLogprobs![0].token, s.token); // greedy picks the top one
     assert.ok(s.topLogprobs![0].logprob >= s.topLogprobs![1].logprob);
   }
+});
+
+test('logprobs: false skips the logprob but picks the same tokens', async () => {
+  const prompt = codec.encode('abc');
+  const opts = { seed: 7, temperature: 0.8, maxTokens: 6 };
+  const withLp = await collect(generate(new ToySession({ vocabSize: codec.vocabSize, eosBias: -50 }), codec, prompt, opts));
+  const without = await collect(generate(new ToySession({ vocabSize: codec.vocabSize, eosBias: -50 }), codec, prompt, { ...opts, logprobs: false }));
+  assert.deepEqual(without.map((s) => s.token), withLp.map((s) => s.token));
+  assert.ok(withLp.every((s) => Number.isFinite(s.logprob)));
+  assert.ok(without.every((s) => s.logprob === undefined));
 });
 
 test('chunked prefill feeds the prompt in chunks and reports progress', async () => {

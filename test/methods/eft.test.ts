@@ -40,7 +40,7 @@ test('generation over the combination reports the combined distribution\'s logpr
   let best = 0;
   for (let v = 1; v < V; v++) if (lp[v] > lp[best]) best = v;
   assert.equal(steps[0].token, best);
-  assert.ok(Math.abs(steps[0].logprob - lp[best]) < 1e-9, `${steps[0].logprob} vs ${lp[best]}`);
+  assert.ok(Math.abs(steps[0].logprob! - lp[best]) < 1e-9, `${steps[0].logprob} vs ${lp[best]}`);
   assert.equal(steps[0].topLogprobs![0].token, best);
 });
 

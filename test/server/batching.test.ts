@@ -26,9 +26,9 @@ interface Req {
 /** The same request generated alone on a fresh session (the reference): text and per-token logprobs. */
 async function alone(model: ReturnType<typeof toyModel>, r: Req, choice = 0): Promise<{ text: string; logprobs: number[] }> {
   const session = new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength });
-  const gen = generate(session, model.codec, model.codec.encode(r.prompt), samplingOptions(r, model.vocabSize, choice, r.max_tokens, 2));
+  const gen = generate(session, model.codec, model.codec.encode(r.prompt), samplingOptions(r, model.vocabSize, choice, r.max_tokens, 2, true));
   const logprobs: number[] = [];
-  for await (const step of gen) logprobs.push(step.logprob);
+  for await (const step of gen) logprobs.push(step.logprob!);
   return { text: (await gen.done()).text, logprobs };
 }
 
@@ -117,7 +117,7 @@ function scheduler(slots = 4, sessions = 1) {
 
 function jobsFor(model: ReturnType<typeof toyModel>, p: SamplingParams & { prompt: string }, n: number, maxTokens: number): Job[] {
   const promptIds = model.codec.encode(p.prompt);
-  return Array.from({ length: n }, (_, i) => ({ promptIds, opts: samplingOptions(p, model.vocabSize, i, maxTokens, 0) }));
+  return Array.from({ length: n }, (_, i) => ({ promptIds, opts: samplingOptions(p, model.vocabSize, i, maxTokens, 0, true) }));
 }
 
 test('more sequences than slots run in waves with the same results; constrained choices stay valid and equal their solo runs', async () => {
@@ -127,7 +127,7 @@ test('more sequences than slots run in waves with the same results; constrained 
     const results = await sched.run(jobsFor(model, p, 6, 12), { signal: new AbortController().signal });
     assert.equal(results.length, 6);
     for (let i = 0; i < 6; i++) {
-      const want = await generateText(new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength }), model.codec, model.codec.encode(p.prompt), samplingOptions(p, model.vocabSize, i, 12, 0));
+      const want = await generateText(new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength }), model.codec, model.codec.encode(p.prompt), samplingOptions(p, model.vocabSize, i, 12, 0, true));
       assert.equal(results[i].text, want.text, `choice ${i}`);
     }
     assert.equal(sched.stats.sessions, 1);
@@ -141,7 +141,7 @@ test('more sequences than slots run in waves with the same results; constrained 
       assert.equal(constrained[i].finishReason, 'stop', constrained[i].text);
       assert.equal(validateValue(JSON.parse(constrained[i].text), compileSchema(rawSchema)), undefined);
       const solo = await generateText(new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength }), model.codec, model.codec.encode(q.prompt), {
-        ...samplingOptions(q, model.vocabSize, i, 300, 0),
+        ...samplingOptions(q, model.vocabSize, i, 300, 0, true),
         constraint: new JsonSchemaConstraint(schema, model.codec, model.vocabSize),
       });
       assert.equal(constrained[i].text, solo.text, `constrained choice ${i}`);
@@ -169,7 +169,7 @@ test('a cancelled request leaves at once and its cache is cleared; the others go
     assert.equal(dropped[0].finishReason, 'abort');
     assert.equal(dropped[0].tokens.length, 5, 'no token was generated for the request after it was cancelled');
     const kept = await pKeep;
-    const solo = await generateText(new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength }), model.codec, model.codec.encode(keep.prompt), samplingOptions(keep, model.vocabSize, 0, 30, 0));
+    const solo = await generateText(new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength }), model.codec, model.codec.encode(keep.prompt), samplingOptions(keep, model.vocabSize, 0, 30, 0, true));
     assert.equal(kept[0].text, solo.text);
     const session = model.sessions[0];
     // The cancelled sequence's slot was cleared (truncate to 0); the finished one stays warm.
@@ -206,7 +206,7 @@ test('a consumer that is not reading pauses only its own request (back-pressure)
     release();
     const slowResult = await pSlow;
     assert.equal(slowSteps, 20);
-    const solo = await generateText(new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength }), model.codec, model.codec.encode(slow.prompt), samplingOptions(slow, model.vocabSize, 0, 20, 0));
+    const solo = await generateText(new ToySession({ vocabSize: model.vocabSize, maxContext: model.contextLength }), model.codec, model.codec.encode(slow.prompt), samplingOptions(slow, model.vocabSize, 0, 20, 0, true));
     assert.equal(slowResult[0].text, solo.text);
   } finally {
     await sched.dispose();

@@ -47,7 +47,7 @@ export async function runT5Generate(a: T5GenerateArgs, io: CommandIO): Promise<n
     } else {
       const s = await streamText2Text(lm, a.prompt, { ...a.sampling, signal: io.signal });
       for await (const step of s.generation) {
-        logprobs.push(step.logprob);
+        logprobs.push(step.logprob ?? NaN);
         if (!a.json && step.textDelta) io.stdout.write(step.textDelta);
       }
       const r = await s.generation.done();

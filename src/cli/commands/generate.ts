@@ -53,7 +53,7 @@ const generateCommand: Command = {
       const method = await startGeneration(lm, codec, ids, { ...sampling, maxTokens, signal: io.signal }, values, loadOpts);
       const gen = method.generation;
       for await (const step of gen) {
-        logprobs.push(step.logprob);
+        logprobs.push(step.logprob ?? NaN);
         if (!json && step.textDelta) io.stdout.write(step.textDelta);
       }
       const r = await gen.done();

@@ -38,7 +38,7 @@ export async function prepareChat(sc: ServerContext, req: ChatToolRequest, clien
   const stop = sc.model.chatStop?.length ? [...requestStops, ...sc.model.chatStop] : req.stop;
   const constraint = tools && toolConstraint(tools, sc.model);
   const jobs = Array.from({ length: n }, (_, i) => {
-    const opts = samplingOptions({ ...req, stop }, sc.model.vocabSize, i, maxTokens, topLogprobs);
+    const opts = samplingOptions({ ...req, stop }, sc.model.vocabSize, i, maxTokens, topLogprobs, !!req.logprobs);
     return { promptIds, opts: constraint ? { ...opts, constraint: constraint() } : opts };
   });
   return { promptIds, jobs, schema, tools };

@@ -43,7 +43,7 @@ export async function completions(sc: ServerContext, body: unknown, clientSignal
   const jobs: Job[] = [];
   prompts.forEach((p) => {
     const maxTokens = resolveMaxTokens(p.ids.length, req.max_tokens, sc.ctx, 16, 'prompt');
-    for (let j = 0; j < n; j++) jobs.push({ promptIds: p.ids, opts: samplingOptions(req, sc.model.vocabSize, jobs.length, maxTokens, k ?? 0) });
+    for (let j = 0; j < n; j++) jobs.push({ promptIds: p.ids, opts: samplingOptions(req, sc.model.vocabSize, jobs.length, maxTokens, k ?? 0, wantLogprobs) });
     // Scoring requests (echo + logprobs + max_tokens 1, as lm-eval sends) must get exactly one
     // generated entry after the prompt's, even when that token is EOS (vLLM reports it too).
     if (echo && wantLogprobs && maxTokens === 1) for (const job of jobs.slice(-n)) job.opts.stopTokenIds = [];
