@@ -35,6 +35,7 @@ import { resizedVocabStore } from './resize-vocab.ts';
 import { requireDecoder } from './objective.ts';
 import { runClassificationTraining, type ClassificationRunResult } from './classification-run.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
+import { chatReadOptions } from './chat-data.ts';
 
 export interface RunTrainingIO {
   signal?: AbortSignal;
@@ -138,10 +139,13 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     // ---- data
     // Input/target pairs (seq2seq) are rows of their own; everything else packs a text corpus.
     const corpusData = async () => {
-      const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).digest('hex');
+      // Chat records render through the template and split by lossOn: both are part of the cache key.
+      const chat = chatReadOptions(cfg.lossOn, tok);
+      const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).update(`\0chat:${cfg.lossOn}:${tok.chatTemplate ?? 'chatml'}`).digest('hex');
       const data = await loadTokenizedCorpus(typeof cfg.data === 'string' ? [cfg.data] : cfg.data, {
         encode: (t) => tok.encode(t, { addSpecialTokens: false }),
         tokenizerId,
+        chat,
         documentSeparator: cfg.documentSeparator,
         cacheDir: cfg.tokenCacheDir,
         signal: io.signal,

@@ -38,6 +38,7 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'number' | 'list
   'noise-density': { key: 'spanCorruption.noiseDensity', kind: 'number' },
   'mean-span-length': { key: 'spanCorruption.meanSpanLength', kind: 'number' },
   'mask-probability': { key: 'mlm.maskProbability', kind: 'number' },
+  'loss-on': { key: 'lossOn', kind: 'string' },
 };
 
 /** Applies command-line flags over the config object (before validation, so errors name keys). */
@@ -102,6 +103,7 @@ const train: Command = {
     'noise-density': { type: 'string', valueName: 'x', description: 'span-corruption: fraction of tokens hidden' },
     'mean-span-length': { type: 'string', valueName: 'x', description: 'span-corruption: mean hidden span length' },
     'mask-probability': { type: 'string', valueName: 'p', description: 'mlm: selection probability' },
+    'loss-on': { type: 'string', valueName: 'assistant|all', description: 'chat records: loss on assistant turns only (default) or on every token' },
     'no-progress': { type: 'boolean', description: 'no progress bar' },
     json: { type: 'boolean', description: 'print the final metrics as JSON on stdout' },
   },
