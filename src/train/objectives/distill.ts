@@ -84,15 +84,20 @@ export function distillObjective(d: DistillOptions): TrainObjective & { prepare(
       const { ids, targets, feeds } = tokenFeeds(batch, seqLen);
       const N = batch * seqLen;
       const weight = new Float32Array(N);
-      feeds.soft_weight = { dtype: 'float32', shape: [N], data: weight };
-      feeds.teacher_probs = { dtype: 'float32', shape: [N, V], data: new Float32Array(N * V) };
       return {
         feeds,
         fill(bt: DistillBatch) {
           const n = copyTokens(bt, ids, targets);
+          // Training batches come through prepare() with the teacher's probabilities; evaluation
+          // batches have none and the eval graph (hard-label CE) takes no teacher feeds.
+          if (!bt.teacherProbs) {
+            delete feeds.teacher_probs;
+            delete feeds.soft_weight;
+            return n;
+          }
           for (let i = 0; i < N; i++) weight[i] = bt.targets[i] === IGNORE_INDEX || n === 0 ? 0 : 1 / n;
-          // Evaluation batches have no teacher (the eval graph takes no soft loss).
-          if (bt.teacherProbs) feeds.teacher_probs = { dtype: 'float32', shape: [N, V], data: bt.teacherProbs };
+          feeds.soft_weight = { dtype: 'float32', shape: [N], data: weight };
+          feeds.teacher_probs = { dtype: 'float32', shape: [N, V], data: bt.teacherProbs };
           return n;
         },
       };
