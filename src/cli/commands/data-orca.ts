@@ -35,7 +35,10 @@ const dataOrca: Command = {
       temperature: Number(values.temperature ?? 0),
     });
     const tty = (io.stderr as NodeJS.WriteStream).isTTY;
+    const failures: { id: string; error: string }[] = [];
     const records = await generateOrcaData(tasks, teacher, {
+      onError: 'skip',
+      failures,
       concurrency: Number(values.concurrency ?? 4),
       signal: io.signal,
       onRecord: (d, n) => tty && io.stderr.write(`\r${d}/${n}`),
@@ -43,8 +46,10 @@ const dataOrca: Command = {
     writeFileAtomic(values.out as string, records.map((r) => JSON.stringify(r) + '\n').join(''));
     const perStrategy: Record<string, number> = {};
     for (const r of records) perStrategy[r.strategy] = (perStrategy[r.strategy] ?? 0) + 1;
-    if (values.json) io.stdout.write(JSON.stringify({ out: values.out, records: records.length, strategies: perStrategy }) + '\n');
-    else io.stderr.write(`${tty ? '\n' : ''}wrote ${records.length} records to ${values.out}\n`);
+    if (tty) io.stderr.write('\n');
+    for (const f of failures.slice(0, 5)) io.stderr.write(`skipped ${f.id}: ${f.error}\n`);
+    if (values.json) io.stdout.write(JSON.stringify({ out: values.out, records: records.length, skipped: failures.length, strategies: perStrategy }) + '\n');
+    else io.stderr.write(`wrote ${records.length} records to ${values.out} (${failures.length} task(s) skipped: the teacher failed on them)\n`);
     return 0;
   },
 };

@@ -49,11 +49,14 @@ export interface GenerateOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onRecord?: (done: number, total: number) => void;
+  /** A task the teacher fails on (e.g. HTTP 400: prompt longer than its context): 'throw' (default) stops the job, 'skip' leaves it out and reports it. */
+  onError?: 'throw' | 'skip';
+  failures?: { id: string; error: string }[];
 }
 
 /** Runs every task through the teacher, at most `concurrency` at a time; input order kept. */
 export async function generateOrcaData(tasks: readonly OrcaTask[], teacher: Teacher, o: GenerateOptions = {}): Promise<OrcaRecord[]> {
-  const out: OrcaRecord[] = new Array(tasks.length);
+  const out: (OrcaRecord | undefined)[] = new Array(tasks.length);
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -63,14 +66,22 @@ export async function generateOrcaData(tasks: readonly OrcaTask[], teacher: Teac
       if (o.signal?.aborted) throw new SlmError('ABORTED', 'generation aborted');
       const task = tasks[i]!;
       const { strategy, messages } = teacherMessages(task);
-      const answer = await teacher(messages, o.signal);
+      let answer: string;
+      try {
+        answer = await teacher(messages, o.signal);
+      } catch (e) {
+        if (o.onError !== 'skip' || o.signal?.aborted) throw e;
+        o.failures?.push({ id: task.id, error: (e as Error).message });
+        o.onRecord?.(++done, tasks.length);
+        continue;
+      }
       const convo = [...messages, { role: 'assistant' as const, content: answer.trim() }];
       out[i] = { id: task.id, strategy, category: task.category, messages: eraseSystemPrompt(convo), teacher_system: messages[0]!.content };
       o.onRecord?.(++done, tasks.length);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, tasks.length)) }, worker));
-  return out;
+  return out.filter((r): r is OrcaRecord => r !== undefined);
 }
 
 /** Tasks from JSONL lines: {"messages": [...]} (assistant turns dropped) or {"prompt"}; category from "cluster"/"category". */
