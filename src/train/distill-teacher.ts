@@ -28,12 +28,22 @@ export function truncateTopK(probs: Float32Array | Float64Array, offset: number,
   if (!Number.isInteger(k) || k < 1) throw new SlmError('INVALID_ARGUMENT', `top-k must be a positive integer, got ${k}`);
   if (k >= V) return;
   const row = probs.subarray(offset, offset + V);
-  const idx = Array.from({ length: V }, (_, i) => i).sort((a, b) => row[b]! - row[a]! || a - b);
+  // The k largest by insertion into a small sorted list (descending); most entries fail the
+  // first comparison against the current k-th value, so this is ~O(V) for small k.
+  const top: number[] = [];
+  for (let i = 0; i < V; i++) {
+    const v = row[i]!;
+    if (top.length === k && v <= row[top[k - 1]!]!) continue;
+    let j = top.length === k ? k - 1 : top.length;
+    while (j > 0 && row[top[j - 1]!]! < v) j--;
+    top.splice(j, 0, i);
+    if (top.length > k) top.pop();
+  }
   const keep = new Uint8Array(V);
   let kept = 0;
-  for (let j = 0; j < k; j++) {
-    keep[idx[j]!] = 1;
-    kept += row[idx[j]!]!;
+  for (const i of top) {
+    keep[i] = 1;
+    kept += row[i]!;
   }
   const rest = remainder === 'uniform' ? (1 - kept) / (V - k) : 0;
   const scale = remainder === 'renormalize' ? 1 / kept : 1;
