@@ -67,3 +67,25 @@ test('JSONL messages records are read as chat pieces (ChatML by default)', async
     for await (const _ of readRecords(f));
   }, /content/);
 });
+
+test('assistant-only loss mask through the token cache and packing', async () => {
+  const { loadTokenizedCorpus, PackedRows, BatchIterator, IGNORE_INDEX } = await import('../../src/data/index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'slm-chatmask-'));
+  const f = join(dir, 'chat.jsonl');
+  writeFileSync(f, JSON.stringify({ messages: [{ role: 'user', content: 'ab' }, { role: 'assistant', content: 'cd' }] }) + '\n');
+  // One character = one token (code points), so the expected mask is readable.
+  const encode = (t: string) => Array.from(t, (c) => c.codePointAt(0)!);
+  const load = (lossOn: 'assistant' | 'all') => loadTokenizedCorpus([f], { encode, tokenizerId: `chars-${lossOn}`, cacheDir: join(dir, 'cache'), chat: { lossOn, render: chatmlRender } });
+  const prompt = '<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n';
+  const response = 'cd<|im_end|>\n';
+  const a = await load('assistant');
+  assert.deepEqual([...a.corpus.promptLengths], [prompt.length]);
+  const seqLen = prompt.length + response.length;
+  const rows = new PackedRows(a.corpus, { seqLen, eosId: 0, seed: 0, shuffle: false });
+  const b = new BatchIterator(rows, 1).next();
+  // Targets predicting prompt tokens are masked; the response and the EOS after it are trained.
+  const trained = [...b.targets].map((t) => (t === IGNORE_INDEX ? '' : t === 0 ? '<eos>' : String.fromCodePoint(t))).join('');
+  assert.equal(trained, response + '<eos>');
+  const all = await load('all');
+  assert.deepEqual([...all.corpus.promptLengths], [0]);
+});
