@@ -61,3 +61,9 @@ export { OpenAICompatibleClient } from './client/openai-client.ts';
 // Evaluation (lm-evaluation-harness task files) and the code sandbox.
 export * as evaluation from './eval/index.ts';
 export { runSandboxed, runPythonProgram, type SandboxLimits } from './sandbox/index.ts';
+
+// Instruction data and distillation (FLAN, Orca 2, objective distill).
+export * as flan from './methods/flan/index.ts';
+export * as orca from './methods/orca/index.ts';
+export { distillObjective, type TeacherLogits } from './train/objectives/distill.ts';
+export { chatPieces, chatmlRender, type LossOn } from './data/chat-records.ts';

@@ -5,6 +5,7 @@ import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { extname, join, resolve } from 'node:path';
 import { FormatError, SlmError, throwIfAborted } from '../errors.ts';
+import { chatPieces, chatmlRender, parseMessages, type ChatReadOptions } from './chat-records.ts';
 
 /** Extensions picked up when a folder is given (explicit file paths are read whatever their name). */
 export const TEXT_EXTENSIONS: readonly string[] = ['.txt', '.md'];
@@ -31,6 +32,8 @@ export interface ReadOptions {
   /** Pieces of a long document are cut near this many characters (default 1 Mi). */
   maxChunkChars?: number;
   signal?: AbortSignal;
+  /** How {"messages": [...]} chat records become training pieces (default: ChatML, loss on assistant turns). */
+  chat?: ChatReadOptions;
 }
 
 export const DEFAULT_DOCUMENT_SEPARATOR = '<|endoftext|>';
@@ -102,8 +105,11 @@ async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerator<Sourc
       yield { kind: 'text', text: rec.text, endOfDocument: true };
     } else if (rec && typeof rec === 'object' && typeof rec.prompt === 'string' && typeof rec.response === 'string') {
       yield { kind: 'pair', prompt: rec.prompt, response: rec.response };
+    } else if (rec && typeof rec === 'object' && rec.messages !== undefined) {
+      const where = `${file}: line ${lineNo}`;
+      yield* chatPieces(parseMessages(rec.messages, where), opts.chat ?? { lossOn: 'assistant', render: chatmlRender }, where);
     } else {
-      throw new FormatError(file, `line ${lineNo}`, 'expected a "text" string or "prompt" and "response" strings');
+      throw new FormatError(file, `line ${lineNo}`, 'expected a "text" string, "prompt" and "response" strings, or a "messages" array');
     }
   }
 }

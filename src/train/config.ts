@@ -51,6 +51,16 @@ export const MlmConfigSchema = z
   })
   .strict();
 
+export const DistillConfigSchema = z
+  .object({
+    teacher: z.string().min(1).describe('Teacher model folder (same tokenizer / vocabulary as the student); its full logits are computed on every training row.'),
+    temperature: z.number().positive().default(2).describe('Softmax temperature T of teacher and student in the soft loss (scaled by T^2).'),
+    alpha: z.number().min(0).max(1).default(0.5).describe('Weight of the hard-label cross-entropy; the soft (teacher) loss gets 1 - alpha.'),
+    topK: posInt().nullable().default(null).describe('Keep only the teacher\'s k most probable tokens per position (as a remote top-k teacher or a top-k cache gives); null: the full distribution.'),
+    remainder: z.enum(['uniform', 'renormalize']).default('uniform').describe('With topK: uniform spreads the left-over mass evenly over the other tokens; renormalize rescales the top k to sum to 1.'),
+  })
+  .strict();
+
 export const TrainConfigSchema = z
   .object({
     model: z.string().optional().describe('Hugging Face model folder to fine-tune (config.json + safetensors). Exactly one of model / init.'),
@@ -61,6 +71,7 @@ export const TrainConfigSchema = z
     tokenizer: z.string().optional().describe('Tokenizer folder or file (tokenizer.json, tokenizer.model, ...). Default: the model folder. Required with init.'),
     data: z.union([z.string(), z.array(z.string()).min(1)]).describe('Training text: files or folders (.txt/.md plain text, .jsonl with "text" or "prompt"/"response" for SFT with loss on the response only).'),
     heldOut: z.number().min(0).default(0.05).describe('Documents held out for evaluation: a fraction below 1, or a count.'),
+    lossOn: z.enum(['assistant', 'all']).default('assistant').describe('Chat records (.jsonl lines {"messages": [{role, content}, ...]}, rendered with the tokenizer\'s chat template, else ChatML): assistant = loss only on assistant turns (each assistant turn is one training document, the conversation before it the unlearned prompt); all = loss on every token of the rendering. prompt/response pairs always train on the response.'),
     documentSeparator: z.string().min(1).nullable().optional().describe('Plain-text files are split into documents at this string (default <|endoftext|>; null: one document per file).'),
     addBos: z.boolean().optional().describe("Put BOS before every document (default: the tokenizer's add_bos_token, e.g. true for Llama)."),
     tokenCacheDir: z.string().optional().describe('Folder of the tokenize-once cache (default $SLMKIT_CACHE/tokens or ~/.cache/slmkit/tokens).'),
@@ -90,13 +101,14 @@ export const TrainConfigSchema = z
     threads: posInt().optional().describe("onnxruntime intra-op threads (default: its choice). Bit-exact resume needs the same value."),
     onnxCacheDir: z.string().optional().describe('Cache of built ONNX graphs (default $SLMKIT_CACHE/onnx or ~/.cache/slmkit/onnx).'),
     objective: z
-      .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm', 'seq2seq', 'classification'])
+      .enum(['causal-lm', 'ul2r', 'span-corruption', 'mlm', 'seq2seq', 'classification', 'distill'])
       .default('causal-lm')
-      .describe('Training objective. causal-lm: next-token prediction (llama, phi). ul2r: UL2 mixture of denoisers with mode tokens as prefix-LM rows, bidirectional over the inputs, loss on the targets (llama, phi). span-corruption: T5 span corruption in the same prefix-LM form (llama, phi). mlm: RoBERTa masked LM (roberta). seq2seq: T5 input->target pairs from JSONL {"input", "target"} lines, loss on the target (t5; default model type for init). On t5, ul2r and span-corruption train the encoder-decoder: inputs to the encoder, targets to the decoder. classification: sequence classification on roberta/bert from labelled .jsonl/.csv/.tsv (text, text_pair, label); held-out accuracy, macro-F1 and MCC in metrics.jsonl. See the objectives section below.'),
+      .describe('Training objective. causal-lm: next-token prediction (llama, phi). ul2r: UL2 mixture of denoisers with mode tokens as prefix-LM rows, bidirectional over the inputs, loss on the targets (llama, phi). span-corruption: T5 span corruption in the same prefix-LM form (llama, phi). mlm: RoBERTa masked LM (roberta). seq2seq: T5 input->target pairs from JSONL {"input", "target"} lines, loss on the target (t5; default model type for init). On t5, ul2r and span-corruption train the encoder-decoder: inputs to the encoder, targets to the decoder. classification: sequence classification on roberta/bert from labelled .jsonl/.csv/.tsv (text, text_pair, label); held-out accuracy, macro-F1 and MCC in metrics.jsonl. distill: causal-LM rows with token-level distillation from distill.teacher (llama, phi). See the objectives section below.'),
     labels: z.array(z.string().min(1)).min(2).optional().describe('Objective classification: the label names in id order (default: the checkpoint head\'s id2label, else the sorted labels of the data).'),
     ul2r: Ul2rConfigSchema.optional().describe('Settings of objective ul2r.'),
     spanCorruption: SpanCorruptionConfigSchema.optional().describe('Settings of objective span-corruption.'),
     mlm: MlmConfigSchema.optional().describe('Settings of objective mlm.'),
+    distill: DistillConfigSchema.optional().describe('Settings of objective distill (required with it).'),
     lora: LoraConfigSchema.nullable().optional().describe('Train LoRA adapters on a frozen base instead of all weights (needs model). Saved in the PEFT layout.'),
     progress: z.boolean().optional().describe('Progress bar on stderr (default: when stderr is a terminal).'),
   })
@@ -105,7 +117,8 @@ export const TrainConfigSchema = z
     if ((c.model === undefined) === (c.init === undefined)) ctx.addIssue({ code: 'custom', path: ['model'], message: 'give exactly one of model (fine-tune) or init (from scratch)' });
     if (c.init !== undefined && c.tokenizer === undefined) ctx.addIssue({ code: 'custom', path: ['tokenizer'], message: 'required when training from scratch (init)' });
     if (c.lora && c.model === undefined) ctx.addIssue({ code: 'custom', path: ['lora'], message: 'LoRA needs a base model (model)' });
-    for (const [key, objective] of [['ul2r', 'ul2r'], ['spanCorruption', 'span-corruption'], ['mlm', 'mlm']] as const) {
+    if (c.objective === 'distill' && c.distill === undefined) ctx.addIssue({ code: 'custom', path: ['distill'], message: 'objective distill needs distill.teacher' });
+    for (const [key, objective] of [['ul2r', 'ul2r'], ['spanCorruption', 'span-corruption'], ['mlm', 'mlm'], ['distill', 'distill']] as const) {
       if (c[key] !== undefined && c.objective !== objective) ctx.addIssue({ code: 'custom', path: [key], message: `settings of objective ${objective}, but objective is ${c.objective}` });
     }
     if (c.labels && c.objective !== 'classification') ctx.addIssue({ code: 'custom', path: ['labels'], message: 'labels are for objective classification' });
@@ -133,6 +146,7 @@ const keysAt: KeysAt = (path) => {
     'ul2r.mixture': Ul2rConfigSchema.shape.mixture.unwrap().shape,
     spanCorruption: SpanCorruptionConfigSchema.shape,
     mlm: MlmConfigSchema.shape,
+    distill: DistillConfigSchema.shape,
   };
   return nested[path.join('.')];
 };
@@ -170,7 +184,8 @@ export function trainConfigMarkdown(): string {
     '(`--data`, `--out`, `--steps`, `--lr`, `--batch-size`, `--seq-len`, `--grad-accum`, `--resume`,',
     '`--threads`, `--model`, `--init`, `--tokenizer`, `--seed`, `--dtype`, `--eval-every`, `--warmup-steps`, `--decay-steps`,',
     '`--checkpoint-every`, `--lora-r`, `--lora-alpha`, `--lora-dropout`, `--lora-targets`, `--objective`,',
-    '`--s-denoiser`, `--noise-density`, `--mean-span-length`, `--mask-probability`) override them.',
+    '`--s-denoiser`, `--noise-density`, `--mean-span-length`, `--mask-probability`, `--loss-on`, `--teacher`,',
+    '`--distill-temperature`, `--distill-alpha`, `--distill-top-k`) override them.',
     'Unknown keys are errors. Example:',
     '',
     '```json',
@@ -194,6 +209,7 @@ export function trainConfigMarkdown(): string {
   for (const [k, s] of Object.entries(Ul2rConfigSchema.shape.mixture.unwrap().shape)) row(`ul2r.mixture.${k}`, s as z.ZodType);
   for (const [k, s] of Object.entries(SpanCorruptionConfigSchema.shape)) row(`spanCorruption.${k}`, s as z.ZodType);
   for (const [k, s] of Object.entries(MlmConfigSchema.shape)) row(`mlm.${k}`, s as z.ZodType);
+  for (const [k, s] of Object.entries(DistillConfigSchema.shape)) row(`distill.${k}`, s as z.ZodType);
   lines.push('', ...OBJECTIVES_DOC);
   return lines.join('\n') + '\n';
 }
@@ -209,6 +225,10 @@ const OBJECTIVES_DOC = [
   '  (mean span 3 and 8, 15%), X `[NLG]` ((3, 50%), (8, 50%), (64, 15%), (64, 50%)), S `[S2S]`',
   '  (prefix-LM: the text split in two, no sentinel). Default mixture 50% S, 25% R, 25% X',
   '  (U-PaLM); default S variant `suffix-25` (the last 25% of the text is the target).',
+  '- `distill` (llama, phi): causal-LM rows; the teacher (`distill.teacher`, a local model with the',
+  '  same vocabulary) runs on every training row; loss = alpha · CE(hard labels) + (1 − alpha) · T² ·',
+  '  CE(softmax(teacher/T), softmax(student/T)) over target positions (optionally the teacher\'s top k',
+  '  only). Held-out loss is the plain hard-label CE. See docs/methods/distill.md.',
   '- `span-corruption` (llama, phi): T5 span corruption (15%, mean span 3 by default) in the',
   '  same prefix-LM row form, without a mode token.',
   '- `mlm` (roberta): RoBERTa masked LM: rows are stream windows (documents joined by EOS,',

@@ -51,6 +51,8 @@ export interface TrainObjective {
   buildTrainGraph<C>(arch: ModelArch<C>, config: C, store: WeightStore, o: TrainGraphOptions): TrainGraph;
   buildEvalGraph<C>(arch: ModelArch<C>, config: C, store: WeightStore, o: EvalGraphOptions): Graph;
   createBatchFeeds(batch: number, seqLen: number): BatchFeeds;
+  /** Async work on a training batch before it is fed (distill: the teacher's forward pass). */
+  prepare?(b: TokenBatch): Promise<void>;
 }
 
 /** The architecture as a decoder, or a typed error naming the objective. */

@@ -35,6 +35,9 @@ import { resizedVocabStore } from './resize-vocab.ts';
 import { requireDecoder } from './objective.ts';
 import { runClassificationTraining, type ClassificationRunResult } from './classification-run.ts';
 import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, initLoraWeights, isLoraWeight, loraAdapter, loraTargets, savePeftAdapter, type LoraConfig } from './lora.ts';
+import { chatReadOptions } from './chat-data.ts';
+import { distillObjective } from './objectives/distill.ts';
+import { loadLocalTeacher, type LocalTeacher } from './distill-local-teacher.ts';
 
 export interface RunTrainingIO {
   signal?: AbortSignal;
@@ -136,12 +139,16 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     if (eosId === undefined) throw new SlmError('INVALID_ARGUMENT', `${tokPath}: the tokenizer has no EOS token (needed between packed documents)`);
 
     // ---- data
+    let teacher: LocalTeacher | undefined;
     // Input/target pairs (seq2seq) are rows of their own; everything else packs a text corpus.
     const corpusData = async () => {
-      const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).digest('hex');
+      // Chat records render through the template and split by lossOn: both are part of the cache key.
+      const chat = chatReadOptions(cfg.lossOn, tok);
+      const tokenizerId = createHash('sha256').update(JSON.stringify(tok.json)).update(`\0chat:${cfg.lossOn}:${tok.chatTemplate ?? 'chatml'}`).digest('hex');
       const data = await loadTokenizedCorpus(typeof cfg.data === 'string' ? [cfg.data] : cfg.data, {
         encode: (t) => tok.encode(t, { addSpecialTokens: false }),
         tokenizerId,
+        chat,
         documentSeparator: cfg.documentSeparator,
         cacheDir: cfg.tokenCacheDir,
         signal: io.signal,
@@ -165,6 +172,13 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       return { objective, trainTokens: trainRows.streamLength, heldOutDocuments: split.heldOut.length };
     };
     const { objective, trainTokens, heldOutDocuments } = cfg.objective === 'seq2seq' ? seq2seqObjectiveData(cfg, tok, arch, config, eosId, log) : await corpusData();
+    // Distillation: the same rows, the teacher's distribution as the soft target.
+    if (cfg.objective === 'distill') {
+      const d = cfg.distill!;
+      teacher = await loadLocalTeacher(d.teacher, { context: cfg.seqLen, threads: cfg.threads });
+      log(`distill: teacher ${d.teacher}, T=${d.temperature}, alpha=${d.alpha}${d.topK ? `, top-${d.topK} (${d.remainder})` : ''}`);
+      objective.objective = distillObjective({ teacher: teacher.logits, vocabSize: teacher.vocabSize, seqLen: cfg.seqLen, temperature: d.temperature, alpha: d.alpha, topK: d.topK, remainder: d.remainder });
+    }
 
     // ---- what trains
     let store: WeightStore = base;
@@ -228,6 +242,7 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
       }
     } finally {
       await trainer.dispose();
+      await teacher?.dispose();
     }
     writeFileAtomic(join(cfg.out, 'loss.svg'), lossCurveSvg(readMetrics(join(cfg.out, 'metrics.jsonl')), `${arch.modelType} ${lora ? 'LoRA ' : ''}training loss`));
     const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);

@@ -235,7 +235,9 @@ export class Trainer<C> {
     let lossSum = 0;
     if (k > 1) this.buffers.resetAccumulators();
     for (let micro = 0; micro < k; micro++) {
-      this.trainFeeds.fill(o.train.next());
+      const tb = o.train.next();
+      await (o.objective ?? causalLMObjective).prepare?.(tb);
+      this.trainFeeds.fill(tb);
       this.fillMasks();
       const batch = { ...this.trainFeeds.feeds, ...this.masks };
       if (micro < k - 1) {

@@ -53,7 +53,7 @@ export function checkObjectiveArch(objective: TrainConfig['objective'], arch: Mo
   // On a T5, seq2seq / span-corruption / ul2r train the encoder-decoder (encoder-decoder.ts).
   if (objective === 'seq2seq' || (isSeq2SeqArch(arch) && (objective === 'ul2r' || objective === 'span-corruption'))) return encoderDecoderObjective(objective, 0, 0).checkArch(arch);
   // classification checks its encoder in classification-run.ts (mlm's check is the same rule)
-  const o = { 'causal-lm': causalLMObjective, ul2r: ul2rObjective, 'span-corruption': spanCorruptionObjective, mlm: mlmObjective(0), classification: mlmObjective(0) }[objective];
+  const o = { 'causal-lm': causalLMObjective, distill: causalLMObjective, ul2r: ul2rObjective, 'span-corruption': spanCorruptionObjective, mlm: mlmObjective(0), classification: mlmObjective(0) }[objective];
   o.checkArch(arch);
 }
 
@@ -91,12 +91,13 @@ export interface ObjectiveData {
 
 /** Whether documents in the packed stream get a BOS each (only plain causal LM rows). */
 export function streamBos(cfg: TrainConfig, t: ObjectiveTokens): number | undefined {
-  return cfg.objective === 'causal-lm' ? t.bosId : undefined;
+  return cfg.objective === 'causal-lm' || cfg.objective === 'distill' ? t.bosId : undefined;
 }
 
 /** The objective over packed train (and held-out) rows. */
 export function objectiveData(cfg: TrainConfig, arch: ModelArch<unknown>, config: unknown, t: ObjectiveTokens, eosId: number, rows: { train: PackedRows; heldOut?: PackedRows }): ObjectiveData {
-  if (cfg.objective === 'causal-lm') {
+  // distill trains on the same rows; run.ts swaps in the distill objective once the teacher is loaded.
+  if (cfg.objective === 'causal-lm' || cfg.objective === 'distill') {
     causalLMObjective.checkArch(arch);
     return { objective: causalLMObjective, train: new BatchIterator(rows.train, cfg.batchSize), heldOut: rows.heldOut && packedEvalRows(rows.heldOut) };
   }
