@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'fill-mask': async () => (await import('./commands/fill-mask.ts')).default,
   classify: async () => (await import('./commands/classify.ts')).default,
   embed: async () => (await import('./commands/embed.ts')).default,
+  supericl: async () => (await import('./commands/supericl.ts')).default,
 };
 
 function helpFor(cmd: Command): string {
