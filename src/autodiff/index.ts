@@ -14,11 +14,12 @@ import { ELEMENTWISE_RULES, NON_DIFFERENTIABLE } from './rules-elementwise.ts';
 import { LAYOUT_RULES } from './rules-layout.ts';
 import { NN_RULES } from './rules-nn.ts';
 import { ATTENTION_RULES } from './rules-attention.ts';
+import { PRUNE_RULES } from './rules-prune.ts';
 import { zeros, type GradRule } from './util.ts';
 
 export type { GradRule, GradContext } from './util.ts';
 
-export const GRAD_RULES: Record<string, GradRule> = { ...ELEMENTWISE_RULES, ...LAYOUT_RULES, ...NN_RULES, ...ATTENTION_RULES };
+export const GRAD_RULES: Record<string, GradRule> = { ...ELEMENTWISE_RULES, ...LAYOUT_RULES, ...NN_RULES, ...ATTENTION_RULES, ...PRUNE_RULES };
 
 export interface BackwardOptions {
   /** Gradient of the loss to start from (default 1): scales every result. */

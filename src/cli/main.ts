@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   classify: async () => (await import('./commands/classify.ts')).default,
   embed: async () => (await import('./commands/embed.ts')).default,
   data: async () => (await import('./commands/data.ts')).default,
+  supericl: async () => (await import('./commands/supericl.ts')).default,
 };
 
 function helpFor(cmd: Command): string {

@@ -11,6 +11,7 @@ import { fromHost, fromQuantized, toHost, type Value } from './value.ts';
 import { BINARY, UNARY, binary, cast, gelu, unary, where } from './elementwise.ts';
 import { linear, matmul } from './linalg.ts';
 import { concat, expand, gather, gatherGrad, reshape, slice, transpose } from './layout.ts';
+import { gatherRows, gatherRowsGrad, topK } from './prune.ts';
 import { attention, crossEntropy, layerNorm, reduce, rmsNorm, rope, softmax } from './nn.ts';
 
 export interface EvaluateOptions {
@@ -115,6 +116,12 @@ function run(node: Node, x: (Value | null)[], env: Record<string, number>): Valu
       return [gather(v(0), v(1), (a.axis as number) ?? 0)];
     case 'gather_grad':
       return [gatherGrad(v(0), v(1), a.dimSize as number)];
+    case 'top_k':
+      return [topK(v(0), v(1).shape[0]!)];
+    case 'gather_rows':
+      return [gatherRows(v(0), v(1))];
+    case 'gather_rows_grad':
+      return [gatherRowsGrad(v(0), v(1), v(2))];
     case 'reshape':
       return [reshape(v(0), resolveSpec(a.shape as Dim[], env, op))];
     case 'transpose':

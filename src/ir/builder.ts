@@ -253,3 +253,17 @@ Object.assign(Tensor.prototype, {
 
 export type { FloatDType };
 export { Graph, Tensor };
+
+// --- token pruning (ops-prune.ts) ---------------------------------------------------------
+/** int64 indices of the k largest values along the last axis (k = keep's length), largest first. */
+export function topK(x: Tensor, keep: Tensor): Tensor {
+  return one(x.graph.addNode('top_k', [x, keep]));
+}
+/** data [B, S, ...], idx [B, K] -> [B, K, ...]. */
+export function gatherRows(data: Tensor, idx: Tensor): Tensor {
+  return one(data.graph.addNode('gather_rows', [data, idx]));
+}
+/** Backward of gatherRows: scatter-add of grad into zeros shaped like `like`. */
+export function gatherRowsGrad(grad: Tensor, idx: Tensor, like: Tensor): Tensor {
+  return one(grad.graph.addNode('gather_rows_grad', [grad, idx, like]));
+}

@@ -9,6 +9,7 @@ import type { DType } from './dtype.ts';
 import { isFloat, isInt, isQuant, QUANT_BLOCK_SIZE } from './dtype.ts';
 import { addDims, broadcastShapes, dimsConflict, numel, shapeToString, type Dim, type Shape } from './dims.ts';
 import { GraphBuildError } from '../errors.ts';
+import { PRUNE_OPS } from './ops-prune.ts';
 
 export type AttrValue = number | string | boolean | number[] | Dim[] | null;
 export type Attrs = Record<string, AttrValue>;
@@ -472,6 +473,8 @@ export const OPS: Record<string, Infer> = {
     if (l.shape.length !== 2 || t.shape.length !== 1 || dimsConflict(l.shape[0]!, t.shape[0]!)) fail(op, `needs logits [N, V] and targets [N], got ${l} and ${t}`);
     return [{ dtype: l.dtype, shape: [] }];
   },
+  // --- token pruning (ops-prune.ts) -------------------------------------------------------
+  ...(PRUNE_OPS as Record<string, Infer>),
 };
 
 export function inferOp(op: string, inputs: (Operand | null)[], attrs: Attrs): OutType[] {

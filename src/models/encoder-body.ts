@@ -12,6 +12,7 @@ import type { Tensor } from '../ir/graph.ts';
 import { attention, gather, slice } from '../ir/builder.ts';
 import type { VarBuilder } from '../nn/var-builder.ts';
 import { Embedding, LayerNorm, Linear, ParallelLinears, activate, type Activation } from '../nn/layers.ts';
+import { pruneTokens, tokenSignificance } from './token-pruning.ts';
 
 /** What the shared body needs from a parsed BERT / RoBERTa config. */
 export interface EncoderBodyConfig {
@@ -34,6 +35,11 @@ export interface EncoderBodyInputs {
   tokenTypes?: Tensor;
   /** Additive attention bias broadcastable to [batch, heads, seq, seq] (padding); absent: none. */
   attentionBias?: Tensor;
+  /**
+   * Token pruning (Length-Adaptive Distillation): one `keep` input per layer; after layer i's
+   * self-attention only keep[i].shape[0] tokens go on (token-pruning.ts). Absent: no pruning.
+   */
+  prune?: Tensor[];
 }
 
 /** Final hidden states [batch, seq, hidden] of the encoder stored under `vb`'s prefix. */
@@ -46,13 +52,16 @@ export function encoderBody(vb: VarBuilder, c: EncoderBodyConfig, io: EncoderBod
   // No segment ids: row 0 of the table, broadcast over every position (as HF's zeros buffer).
   const types = io.tokenTypes ? gather(typeTable, io.tokenTypes) : slice(typeTable, 0, 0, 1);
   let x = LayerNorm(emb.pp('LayerNorm'), words.add(pos).add(types), c.hidden, c.layerNormEps);
+  let bias = io.attentionBias;
   for (let i = 0; i < c.layers; i++) {
     const l = vb.pp('encoder.layer').pp(i);
     const self = l.pp('attention.self');
     const [q, k, v] = ParallelLinears(self, x, [{ name: 'query', out: c.hidden }, { name: 'key', out: c.hidden }, { name: 'value', out: c.hidden }], c.hidden, true) as [Tensor, Tensor, Tensor];
-    const a = attention(q, k, v, { numHeads: c.heads, numKvHeads: c.heads, headDim: c.headDim, causal: false, bias: io.attentionBias }).out;
+    const a = attention(q, k, v, { numHeads: c.heads, numKvHeads: c.heads, headDim: c.headDim, causal: false, bias }).out;
     const ao = l.pp('attention.output');
-    const h = LayerNorm(ao.pp('LayerNorm'), x.add(Linear(ao.pp('dense'), a, c.hidden, c.hidden, true)), c.hidden, c.layerNormEps);
+    let h = LayerNorm(ao.pp('LayerNorm'), x.add(Linear(ao.pp('dense'), a, c.hidden, c.hidden, true)), c.hidden, c.layerNormEps);
+    const keep = io.prune?.[i];
+    if (keep) ({ x: h, bias } = pruneTokens({ x: h, bias }, tokenSignificance(q, k, c.heads, c.headDim, bias), keep));
     const inter = activate(Linear(l.pp('intermediate.dense'), h, c.hidden, c.intermediate, true), c.act);
     const out = l.pp('output');
     x = LayerNorm(out.pp('LayerNorm'), h.add(Linear(out.pp('dense'), inter, c.intermediate, c.hidden, true)), c.hidden, c.layerNormEps);

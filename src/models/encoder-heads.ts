@@ -29,7 +29,7 @@ export interface PoolingConfig {
 export type EncoderTaskGraph =
   | { kind: 'fill-mask' }
   | { kind: 'embed'; pooling: PoolingConfig }
-  | { kind: 'classify'; numLabels: number }
+  | { kind: 'classify'; numLabels: number; /** Token pruning: keep<i> inputs, one per layer (token-pruning.ts). */ prune?: boolean }
   | { kind: 'token-classify'; numLabels: number };
 
 /** Pooled embeddings [batch, width] from hidden [batch, seq, hidden] and the int64 mask. */
@@ -57,7 +57,8 @@ export function buildEncoderTaskGraph(arch: MaskedLMArch<EncoderConfig>, c: Enco
   const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'seq']);
   const tokenTypes = g.input('token_type_ids', 'int64', ['batch', 'seq']);
-  const r = arch.forward(vb, c, { inputIds, positions, tokenTypes, attentionBias: paddingBias(mask, vb.options.dtype) });
+  const prune = task.kind === 'classify' && task.prune ? Array.from({ length: c.layers }, (_, i) => g.input(`keep${i}`, 'int64', [`keep${i}`])) : undefined;
+  const r = arch.forward(vb, c, { inputIds, positions, tokenTypes, attentionBias: paddingBias(mask, vb.options.dtype), prune });
   let out: Tensor;
   switch (task.kind) {
     case 'fill-mask':

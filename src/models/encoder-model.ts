@@ -27,6 +27,7 @@ import { weightsVersion, type ModelDType } from './load.ts';
 import { compile } from '../runtime/session.ts';
 import { FormatError, SlmError, UnsupportedError, throwIfAborted } from '../errors.ts';
 import { EncoderInputs, type EncoderText } from './encoder-inputs.ts';
+import { checkLengthConfig, keepFeeds, type LengthConfig } from './token-pruning.ts';
 
 export type { EncoderText } from './encoder-inputs.ts';
 
@@ -175,13 +176,14 @@ export class EncoderModel {
   }
 
   /** Runs rows in batches; `each` gets every batch's output and the rows it covers. */
-  private async runBatches(task: EncoderTaskGraph, rows: { ids: number[]; types: number[] | null }[], each: (out: HostTensor, first: number, seq: number) => void, signal?: AbortSignal): Promise<void> {
+  private async runBatches(task: EncoderTaskGraph, rows: { ids: number[]; types: number[] | null }[], each: (out: HostTensor, first: number, seq: number) => void, signal?: AbortSignal, extraFeeds?: (seq: number) => Record<string, HostTensor>): Promise<void> {
     const runner = await this.runner(task);
     const B = this.opts.batchSize ?? 32;
     for (let first = 0; first < rows.length; first += B) {
       throwIfAborted(signal ?? this.opts.signal);
       const batch = rows.slice(first, first + B);
       const feeds = this.inputs.feeds(batch);
+      if (extraFeeds) Object.assign(feeds, extraFeeds(feeds.input_ids!.shape[1]!));
       const out = await runner.run(feeds, { signal });
       each(Object.values(out)[0]!, first, feeds.input_ids!.shape[1]!);
     }
@@ -207,17 +209,23 @@ export class EncoderModel {
     return out;
   }
 
-  /** Sequence classification: softmax (sigmoid for multi-label heads) over the labels, best label first. */
-  async classify(inputs: readonly EncoderText[], signal?: AbortSignal): Promise<ClassificationResult[]> {
+  /**
+   * Sequence classification: softmax (sigmoid for multi-label heads) over the labels, best label
+   * first. `lengthConfig`: token pruning, the fraction of tokens kept after each layer
+   * (Length-Adaptive Distillation, src/models/token-pruning.ts).
+   */
+  async classify(inputs: readonly EncoderText[], signal?: AbortSignal, o: { lengthConfig?: LengthConfig } = {}): Promise<ClassificationResult[]> {
     this.requireHead('sequence-classification', 'classify');
     const rows = inputs.map((x) => this.inputs.encode(x));
     const L = this.labels.length;
     const out: ClassificationResult[] = [];
     const multi = this.config.problemType === 'multi_label_classification';
-    await this.runBatches({ kind: 'classify', numLabels: L }, rows, (t) => {
+    const lc = o.lengthConfig;
+    if (lc) checkLengthConfig(lc, this.config.layers);
+    await this.runBatches({ kind: 'classify', numLabels: L, ...(lc ? { prune: true } : {}) }, rows, (t) => {
       const d = t.data as Float32Array;
       for (let i = 0; i < t.shape[0]!; i++) out.push(this.scores(Array.from(d.subarray(i * L, (i + 1) * L)), multi));
-    }, signal);
+    }, signal, lc ? (S) => keepFeeds(lc, S) : undefined);
     return out;
   }
 

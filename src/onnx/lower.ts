@@ -14,6 +14,7 @@ import { I, LoweringContext, computeDType, onnxDataType, type LowerOptions, type
 import { ELEMENTWISE, type LowerFn } from './lower-elementwise.ts';
 import { LINALG } from './lower-linalg.ts';
 import { LAYOUT } from './lower-layout.ts';
+import { PRUNE } from './lower-prune.ts';
 import { REDUCE, findSkipNorms } from './lower-reduce.ts';
 import { ROPE } from './lower-rope.ts';
 import { ATTENTION } from './lower-attention.ts';
@@ -22,7 +23,7 @@ import { OnnxDataType, type ModelProtoSpec, type OnnxDim, type ValueInfoSpec } f
 
 export { KV_PAST_LENGTH_INPUT, pastKeyTransposed, type LowerOptions } from './context.ts';
 
-export const LOWERINGS: Record<string, LowerFn> = { ...ELEMENTWISE, ...LINALG, ...LAYOUT, ...REDUCE, ...ROPE, ...ATTENTION, ...LOSS };
+export const LOWERINGS: Record<string, LowerFn> = { ...ELEMENTWISE, ...LINALG, ...LAYOUT, ...REDUCE, ...ROPE, ...ATTENTION, ...LOSS, ...PRUNE };
 
 export const DEFAULT_OPSET = 21;
 export const IR_VERSION = 10;

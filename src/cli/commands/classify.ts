@@ -5,6 +5,7 @@ import type { Command } from '../command.ts';
 import { loadEncoder, type EncoderText } from '../../models/encoder-model.ts';
 import { ENCODER_OPTIONS, encoderLoadOptions, readStdinLines } from '../encoder-options.ts';
 import { SlmError } from '../../errors.ts';
+import { parseLengthConfig } from '../../models/token-pruning.ts';
 
 function parseLine(line: string, n: number): EncoderText {
   let v: unknown;
@@ -27,6 +28,7 @@ const command: Command = {
     pair: { type: 'string', valueName: 'TEXT', description: 'second sentence of a pair (NLI, paraphrase heads)' },
     json: { type: 'boolean', description: 'print {label, score, scores: {label: probability}}' },
     jsonl: { type: 'boolean', description: 'read one JSON string or {text, text_pair} per stdin line; print one JSON result per line' },
+    'length-config': { type: 'string', valueName: 'C', description: 'token pruning (Length-Adaptive Distillation): fraction of tokens kept after each layer, "0.9,0.8,0.7,0.6" or "0.6x4"' },
     ...ENCODER_OPTIONS,
   },
   async run({ values, positionals }, io) {
@@ -46,7 +48,8 @@ const command: Command = {
     }
     const m = await loadEncoder(positionals[0]!, encoderLoadOptions(values, io.stderr, io.signal));
     try {
-      const results = await m.classify(inputs, io.signal);
+      const lc = values['length-config'] === undefined ? undefined : parseLengthConfig(values['length-config'] as string, m.config.layers);
+      const results = await m.classify(inputs, io.signal, { lengthConfig: lc });
       for (const r of results) io.stdout.write(values.json || values.jsonl ? `${JSON.stringify(r)}\n` : `${r.label}\t${r.score.toFixed(4)}\n`);
     } finally {
       await m.dispose();
