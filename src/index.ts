@@ -61,3 +61,6 @@ export { OpenAICompatibleClient } from './client/openai-client.ts';
 // Evaluation (lm-evaluation-harness task files) and the code sandbox.
 export * as evaluation from './eval/index.ts';
 export { runSandboxed, runPythonProgram, type SandboxLimits } from './sandbox/index.ts';
+
+// Generation jobs over BullMQ (issue 15)
+export * as queue from './queue/index.ts';

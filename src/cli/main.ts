@@ -25,6 +25,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'fill-mask': async () => (await import('./commands/fill-mask.ts')).default,
   classify: async () => (await import('./commands/classify.ts')).default,
   embed: async () => (await import('./commands/embed.ts')).default,
+  worker: async () => (await import('./commands/worker.ts')).default,
+  math: async () => (await import('./commands/math.ts')).default,
 };
 
 function helpFor(cmd: Command): string {
