@@ -20,7 +20,7 @@ const math: Command = {
     const [sub] = positionals;
     if (sub === 'generate') return runGenerationJob(values, io, 'slm math generate');
     if (sub && (MATH_SUBCOMMANDS as readonly string[]).includes(sub)) return runMathSubcommand(sub, values, positionals.slice(1), io);
-    io.stderr.write(`slm math: expected a subcommand: generate, ${MATH_SUBCOMMANDS.join(', ')}\n`);
+    io.stderr.write(`slm math: expected a subcommand: ${['generate', ...MATH_SUBCOMMANDS].join(', ')}\n`);
     return 2;
   },
 };
