@@ -1,15 +1,15 @@
 // `slm math <subcommand>`: TinyGSM-style math with Python solutions and best-of-N selection.
 //   generate  prompts JSONL → completions JSONL (in-process, or over a Redis queue with --queue)
-//   synth     the synthetic arithmetic world: word problems + Python solutions + answers
-//   run       execute candidate programs in the sandbox and label them against the answers
-//   select    best-of-N over labelled candidates: greedy, majority vote, verifier scores
+// Planned (not built yet; see docs/queue.md and the issue): synth (synthetic arithmetic world),
+// run (sandboxed execution + labels), select (greedy / majority vote / verifier best-of-N). The
+// library parts that exist are in src/methods/tinygsm/ (program format, parsing, filters, world).
 import type { Command } from '../command.ts';
 import { GENERATION_JOB_OPTIONS, runGenerationJob } from '../generation-job.ts';
 import { MATH_OPTIONS, runMathSubcommand, MATH_SUBCOMMANDS } from '../math-subcommands.ts';
 
 const math: Command = {
   name: 'math',
-  summary: 'TinyGSM math: generation jobs, synthetic problems, sandboxed execution, best-of-N',
+  summary: 'TinyGSM math: generation jobs (prompts → completions JSONL, in-process or over a Redis queue)',
   usage: `<${['generate', ...MATH_SUBCOMMANDS].join('|')}> [options]`,
   options: {
     ...GENERATION_JOB_OPTIONS,
