@@ -67,3 +67,5 @@ export * as flan from './methods/flan/index.ts';
 export * as orca from './methods/orca/index.ts';
 export { distillObjective, type TeacherLogits } from './train/objectives/distill.ts';
 export { chatPieces, chatmlRender, type LossOn } from './data/chat-records.ts';
+// Generation jobs over BullMQ (issue 15)
+export * as queue from './queue/index.ts';

@@ -27,6 +27,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   embed: async () => (await import('./commands/embed.ts')).default,
   data: async () => (await import('./commands/data.ts')).default,
   supericl: async () => (await import('./commands/supericl.ts')).default,
+  worker: async () => (await import('./commands/worker.ts')).default,
+  math: async () => (await import('./commands/math.ts')).default,
 };
 
 function helpFor(cmd: Command): string {
