@@ -61,3 +61,7 @@ export { OpenAICompatibleClient } from './client/openai-client.ts';
 // Evaluation (lm-evaluation-harness task files) and the code sandbox.
 export * as evaluation from './eval/index.ts';
 export { runSandboxed, runPythonProgram, type SandboxLimits } from './sandbox/index.ts';
+// LLaVA-Phi (vision-language)
+export { parseClipVisionConfig, buildClipVisionGraph, clipImageFeatures, type ClipVisionConfig } from './models/clip.ts';
+export { parseLlavaConfig, type LlavaConfig } from './models/llava.ts';
+export { loadLlava, LlavaModel, phi2V0Prompt, tokenizeWithImages, IMAGE_TOKEN_INDEX, type PixelValues, type LlavaTurn } from './models/llava-load.ts';
