@@ -15,7 +15,7 @@ export const TINY_CLIP = { hidden_size: 16, intermediate_size: 24, num_hidden_la
 
 export const TINY_LLAVA_PHI = {
   model_type: 'llava_phi', vocab_size: TINY_VOCAB, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
-  max_position_embeddings: 128, layer_norm_eps: 1e-5, partial_rotary_factor: 0.5, hidden_act: 'gelu_new', bos_token_id: 0, eos_token_id: 0,
+  max_position_embeddings: 512, layer_norm_eps: 1e-5, partial_rotary_factor: 0.5, hidden_act: 'gelu_new', bos_token_id: 0, eos_token_id: 0,
   image_aspect_ratio: 'pad',
   vision_config: {
     vision_tower: { ...TINY_CLIP, mm_vision_select_feature: 'patch', mm_vision_select_layer: -2 },
