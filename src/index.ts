@@ -69,3 +69,10 @@ export { distillObjective, type TeacherLogits } from './train/objectives/distill
 export { chatPieces, chatmlRender, type LossOn } from './data/chat-records.ts';
 // Generation jobs over BullMQ (issue 15)
 export * as queue from './queue/index.ts';
+// LLaVA-Phi (vision-language)
+export { parseClipVisionConfig, buildClipVisionGraph, clipImageFeatures, type ClipVisionConfig } from './models/clip.ts';
+export { parseLlavaConfig, type LlavaConfig } from './models/llava.ts';
+export { loadLlava, LlavaModel, phi2V0Prompt, tokenizeWithImages, IMAGE_TOKEN_INDEX, type PixelValues, type LlavaTurn } from './models/llava-load.ts';
+export { decodeImage, MAX_IMAGE_PIXELS, type RgbImage } from './vision/decode.ts';
+export { preprocessClip, clipPreprocessConfig, resizeBicubic, type ClipPreprocessConfig } from './vision/preprocess.ts';
+export { imagePixels, readImageInput, type ImageInput } from './vision/load-image.ts';

@@ -30,6 +30,11 @@ export interface DecoderInputs {
    * attention, so inference graphs are unchanged.
    */
   attentionBias?: Tensor;
+  /**
+   * Input embeddings [batch, seq, hidden] used instead of looking up inputIds (LLaVA splices
+   * image features into them); architectures that support it ignore inputIds then.
+   */
+  inputsEmbeds?: Tensor;
 }
 
 export interface DecoderOutputs {

@@ -95,7 +95,7 @@ export const phi: CausalLMArch<PhiConfig> = {
   ignoreTensor: (name) => name.endsWith('.rotary_emb.inv_freq'),
   forward(vb: VarBuilder, c: PhiConfig, io: DecoderInputs): DecoderOutputs {
     const m = vb.pp('model');
-    let x = Embedding(m.pp('embed_tokens'), io.inputIds, c.vocabSize, c.hidden);
+    let x = io.inputsEmbeds ?? Embedding(m.pp('embed_tokens'), io.inputIds, c.vocabSize, c.hidden);
     const present: { k: typeof x; v: typeof x }[] = [];
     for (let i = 0; i < c.layers; i++) {
       const l = m.pp('layers').pp(i);

@@ -13,6 +13,7 @@ import { DECODING_METHOD_OPTIONS, loadDecodingTarget, startGeneration } from '..
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 import { isT5Model } from '../../models/t5-load.ts';
 import { runT5Generate } from './generate-t5.ts';
+import { isLlavaModel, runLlavaGenerate } from './generate-image.ts';
 
 const generateCommand: Command = {
   name: 'generate',
@@ -26,6 +27,7 @@ const generateCommand: Command = {
     ...DECODING_METHOD_OPTIONS,
     json: { type: 'boolean', description: `print one JSON object: ${GENERATE_JSON_FIELDS}` },
     'num-beams': { type: 'string', description: 'beam search with n beams (T5 models; default generation_config.json)', valueName: 'n' },
+    image: { type: 'string', multiple: true, description: 'an image (JPEG/PNG) to ask about (LLaVA-Phi models)', valueName: 'file' },
   },
   async run({ values, positionals }, io) {
     const flagPrompt = values.prompt as string | undefined;
@@ -40,6 +42,13 @@ const generateCommand: Command = {
     const json = !!values.json;
     // Encoder-decoders (T5) are text-to-text: their own path (generate-t5.ts).
     if (await isT5Model(model)) return runT5Generate({ model, prompt, sampling, temperatureGiven: values.temperature !== undefined, load: loadFromFlags(values), numBeams: values['num-beams'] as string | undefined, json }, io);
+    // Vision-language models (LLaVA-Phi): their own path (generate-image.ts).
+    const images = (values.image as string[] | undefined) ?? [];
+    if (images.length || (await isLlavaModel(model))) {
+      if (!(await isLlavaModel(model))) throw new SlmError('INVALID_ARGUMENT', `--image needs a vision-language model (llava_phi / llava); ${model} is text-only`);
+      const l = loadFromFlags(values);
+      return runLlavaGenerate({ model, prompt, images, maxTokens: sampling.maxTokens, temperature: values.temperature !== undefined ? sampling.temperature : 0, seed: sampling.seed, json, load: { threads: l.threads, dtype: l.dtype === 'q4' || l.dtype === 'q8' ? l.dtype : l.dtype === 'f16' ? 'float16' : 'float32' } }, io);
+    }
     if (values['num-beams'] !== undefined) throw new SlmError('INVALID_ARGUMENT', '--num-beams is supported for T5 models only');
 
     const loadOpts = { ...loadFromFlags(values), signal: io.signal };
