@@ -6,7 +6,7 @@ import { SlmError, throwIfAborted } from '../errors.ts';
 import { ByteReader } from '../formats/byte-source.ts';
 import { openSafetensorsReader } from '../formats/safetensors-core.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
-import { causalLMArch } from '../models/registry.ts';
+import { webCausalLMArch } from './archs.ts';
 import type { CausalLMArch, DecoderGraphOptions } from '../models/causal-lm.ts';
 import { CheckpointStore, assertCheckpointMatches } from '../models/checkpoint-store.ts';
 import { KvDecoderSession, SharedKvDecoderSession, type DecoderRunners, type GraphRunner } from '../models/decoder-session.ts';
@@ -115,7 +115,7 @@ export async function loadCausalLMWeb(src: ModelSource, opts: WebLoadOptions = {
   throwIfAborted(opts.signal);
   const configFile = `${src.name}config.json`;
   const rawConfig = await readJson(await required(src, 'config.json'));
-  const arch = causalLMArch(rawConfig.model_type, configFile) as CausalLMArch<unknown>;
+  const arch = webCausalLMArch(rawConfig.model_type, configFile);
   const config = arch.parseConfig(rawConfig, configFile);
   const genSrc = await src.open('generation_config.json');
   const generationConfig = genSrc ? await readJson(genSrc) : {};
