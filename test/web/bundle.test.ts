@@ -19,8 +19,14 @@ test('web bundles build for the browser with no Node built-ins', async () => {
   for (const [name, out] of Object.entries(metafile.outputs)) assert.deepEqual(out.imports, [], `${name} imports ${JSON.stringify(out.imports)}`);
   for (const [name, bytes] of files) {
     const text = new TextDecoder().decode(bytes);
-    assert.doesNotMatch(text, /from\s*["'](node:)?(fs|path|os|crypto|worker_threads|child_process|zlib)(\/[a-z]+)?["']/, `${name} imports a Node module`);
-    assert.doesNotMatch(text, /import\(\s*["']node:/, `${name} dynamically imports a Node module`);
+    // (assert.ok, not doesNotMatch: a failure must not print a megabyte of bundle.)
+    assert.ok(!/from\s*["'](node:)?(fs|path|os|crypto|worker_threads|child_process|zlib)(\/[a-z]+)?["']/.test(text), `${name} imports a Node module`);
+    assert.ok(!/import\(\s*["']node:/.test(text), `${name} dynamically imports a Node module`);
+    // Node globals throw in a page: Buffer never, process only right after a typeof guard.
+    assert.ok(!/\bBuffer\.(from|alloc|concat)\(/.test(text), `${name} uses Node's Buffer`);
+    for (const m of text.matchAll(/[^.\w]process\.(resourceUsage|memoryUsage|cwd|exit)\(/g)) {
+      assert.match(text.slice(Math.max(0, m.index - 100), m.index), /typeof process/, `${name}: unguarded ${m[0]}`);
+    }
     // The "node:" strings left are not imports: onnxruntime-web's own cpus() lookup, reached
     // only when `navigator` is undefined (Node), and the IR's stack-trace filter ("node:internal").
     const nodeStrings = [...text.matchAll(/["']node:[a-z_/]+["']/g)].map((m) => m[0].slice(1, -1));
