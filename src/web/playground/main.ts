@@ -85,6 +85,7 @@ async function runInBrowser(prompt: string, signal: AbortSignal): Promise<void> 
   const r = await gen.done();
   output.textContent += r.textTail;
   output.dataset.tokens = r.tokens.join(',');
+  output.dataset.stats = JSON.stringify(r.stats);
   showStats(r.tokens.length, t0, firstAt, m.memoryBytes);
   say(`done (${r.finishReason})`);
 }
@@ -137,6 +138,7 @@ async function onGenerate(): Promise<void> {
   stopButton.disabled = false;
   output.textContent = '';
   delete output.dataset.tokens;
+  delete output.dataset.stats;
   output.dataset.state = 'running';
   try {
     const prompt = $<HTMLTextAreaElement>('prompt').value;
