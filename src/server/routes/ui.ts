@@ -75,7 +75,9 @@ const notFound = (what: string) => new ApiError(404, `No ${what}.`, 'not_found_e
 
 export function mountUi(app: Hono, o: UiOptions): void {
   const isFolder = existsSync(o.modelPath) && statSync(o.modelPath).isDirectory();
-  app.get('/', async () => new Response(await readFile(join(PLAYGROUND_DIR, 'index.html')), { headers: { ...ISOLATION_HEADERS, 'content-type': MIME['.html']! } }));
+  // The source page in a checkout; the copy next to the prebuilt bundle in an installed package.
+  const pageFile = existsSync(join(PLAYGROUND_DIR, 'index.html')) ? join(PLAYGROUND_DIR, 'index.html') : join(PREBUILT_DIR, 'index.html');
+  app.get('/', async () => new Response(await readFile(pageFile), { headers: { ...ISOLATION_HEADERS, 'content-type': MIME['.html']! } }));
   app.get('/ui/playground.js', async () => new Response((await playgroundScript()) as Uint8Array<ArrayBuffer>, { headers: { ...ISOLATION_HEADERS, 'content-type': MIME['.js']! } }));
   app.get('/ui/info', async (c) => {
     const files = isFolder ? await readdir(o.modelPath) : [];
