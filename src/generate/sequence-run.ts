@@ -208,6 +208,7 @@ export function makeStats(
     // The first token comes from the prefill's logits; the rest each cost one decode step.
     generationTokensPerSecond: generatedTokens > 1 ? (generatedTokens - 1) / genSec : 0,
     timeToFirstTokenMs: firstTokenAt !== undefined ? firstTokenAt - startedAt : 0,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    // 0 where there is no process (the browser build).
+    peakRssMb: typeof process !== 'undefined' && process.resourceUsage ? process.resourceUsage().maxRSS / 1024 : 0,
   };
 }

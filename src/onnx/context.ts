@@ -205,7 +205,10 @@ export class LoweringContext {
   /** A small constant, inlined into the model as raw_data (deduplicated). */
   constant(dtype: DType, dims: number[], data: ArrayBufferView): string {
     const raw = bytesOf(data);
-    const key = `${dtype}|${dims.join(',')}|${Buffer.from(raw).toString('base64')}`;
+    // The bytes as a latin1 string (no Node Buffer: this also runs in the browser build).
+    let bytes = '';
+    for (let i = 0; i < raw.length; i++) bytes += String.fromCharCode(raw[i]!);
+    const key = `${dtype}|${dims.join(',')}|${bytes}`;
     const hit = this.constCache.get(key);
     if (hit) return hit;
     const name = this.fresh('c');

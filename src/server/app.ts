@@ -17,6 +17,7 @@ import { responses } from './routes/responses.ts';
 import { detokenize, embeddings, listModels, tokenize, tokenizerInfo } from './routes/misc.ts';
 import { checkApiKey } from './auth.ts';
 import { serverLimits, type ServerLimits } from './limits.ts';
+import { mountUi, type UiOptions } from './routes/ui.ts';
 
 export interface ServerOptions {
   /** The model, or a promise of it: the server answers /health with 503 until it resolves. */
@@ -45,6 +46,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Access-log lines as text (default) or one JSON object each. */
   logFormat?: LogFormat;
+  /** Serve the playground page at / (routes/ui.ts; `slm serve --ui`). */
+  ui?: UiOptions;
 }
 
 export interface SlmServer {
@@ -106,6 +109,9 @@ export function createServer(opts: ServerOptions): SlmServer {
     if (sc) return c.json({ status: 'ok' });
     return c.json({ status: loadError ? 'error' : 'loading', ...(loadError ? { error: loadError.message } : {}) }, 503);
   });
+
+  // The page and its files are public (they hold no secret); the API below keeps its key.
+  if (opts.ui) mountUi(app, opts.ui);
 
   if (opts.apiKey !== undefined) {
     const expected = Buffer.from(`Bearer ${opts.apiKey}`);

@@ -1,5 +1,6 @@
 // `slm serve <model>`: an OpenAI-compatible HTTP server on loopback by default.
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { isT5Model } from '../../models/t5-load.ts';
 import { loadT5ServedModel } from '../../server/t5-served-model.ts';
 import type { Command } from '../command.ts';
@@ -58,7 +59,7 @@ const SHUTDOWN_GRACE_MS = 3000;
 const serve: Command = {
   name: 'serve',
   summary: 'serve a model over an OpenAI-compatible HTTP API',
-  usage: '[model] [--lora DIR] [--eft-ft M --eft-ref M [--eft-weight W]]... [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json]',
+  usage: '[model] [--lora DIR] [--eft-ft M --eft-ref M [--eft-weight W]]... [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json] [--ui]',
   options: {
     ...PULL_OPTION,
     host: { type: 'string', description: 'address to bind (env SLM_HOST); default 127.0.0.1', valueName: 'addr' },
@@ -68,6 +69,7 @@ const serve: Command = {
     'max-queue': { type: 'string', description: 'requests waiting before 429; default 64', valueName: 'n' },
     ctx: { type: 'string', description: 'context length (default: the model’s, capped at 4096)', valueName: 'n' },
     'log-format': { type: 'string', description: 'stderr log lines (one access-log line per request) as text or json (env SLM_LOG_FORMAT); default text', valueName: 'fmt' },
+    ui: { type: 'boolean', description: 'also serve the playground page at / (run the model in the browser or on this server)' },
     ...LORA_OPTION,
     ...EFT_OPTIONS,
   },
@@ -105,7 +107,7 @@ const serve: Command = {
       ? loadT5ServedModel(path, { signal: stop.signal })
       : loadAnyServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
-    const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS });
+    const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...(values.ui ? { ui: { modelPath: path, modelName: basename(path) } } : {}) });
     try {
       const { url } = await server.listen(port, host).catch((e) => {
         // No server: stop loading the model too, without a second message about that.
@@ -114,6 +116,7 @@ const serve: Command = {
         throw listenError(e, host, port);
       });
       log(`slm serve: listening on ${url} (OpenAI base URL ${url}/v1)`);
+      if (values.ui) log(`slm serve: playground at ${url}/`);
       const notice = authNotice(host, apiKey);
       if (notice) log(notice);
       try {

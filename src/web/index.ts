@@ -1,0 +1,12 @@
+// slmkit/web: the browser entry. Models, tokenizers, graphs and generation as in Node, run on
+// onnxruntime-web, with files read from URLs, Files or buffers instead of a file system.
+// Nothing here may import a Node built-in (test/web/bundle.test.ts checks the bundle).
+export { loadCausalLMWeb, WebCausalLM, type WebLoadOptions, type WebModelDType } from './load.ts';
+export { compileWeb, configureRuntime, WASM_MEMORY_LIMIT, type WebRuntimeOptions, type WebCompileOptions } from './runtime.ts';
+export { urlModelSource, filesModelSource, readAll, readJson, type ModelSource } from './model-source.ts';
+export { ByteReader, bufferSource, blobSource, urlSource, type ByteSource } from '../formats/byte-source.ts';
+export { openSafetensorsReader } from '../formats/safetensors-core.ts';
+export { HfTokenizer } from '../tokenizer/hf-tokenizer.ts';
+export { generate, generateText, type GenerateOptions } from '../generate/generate.ts';
+export { codecFromTokenizer } from '../generate/text-codec.ts';
+export { SlmError, AbortError } from '../errors.ts';

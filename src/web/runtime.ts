@@ -1,0 +1,101 @@
+// Compile an IR graph to an onnxruntime-web session: the same lowering as the Node build
+// (src/runtime/session.ts), but the built model lives in memory — the weights are gathered
+// into one buffer handed to onnxruntime-web as the graph's external data, since a page has no
+// file system to cache model.onnx.data in.
+import * as ort from 'onnxruntime-web';
+import type { Graph } from '../ir/graph.ts';
+import type { AnyTypedArray, HostTensor } from '../ir/dtype.ts';
+import { SlmError, throwIfAborted } from '../errors.ts';
+import { lowerGraph, type LowerOptions } from '../onnx/lower.ts';
+import { encodeModel } from '../onnx/proto.ts';
+import { initializerBytes, makeParamLoader } from '../onnx/initializer-bytes.ts';
+import type { GraphRunner } from '../models/decoder-session.ts';
+
+/** wasm32 can address 4 GiB; the weights are held once in JS while onnxruntime copies them in. */
+export const WASM_MEMORY_LIMIT = 4 * 1024 ** 3;
+
+export interface WebRuntimeOptions {
+  /** WASM threads (needs cross-origin isolation; 1 without it). Default: onnxruntime-web's choice. */
+  threads?: number;
+  /** Where onnxruntime-web's .wasm/.mjs files are served from (a URL ending in '/'). */
+  wasmPaths?: string;
+  /** 'wasm' (default) or 'webgpu' with the WASM fallback. */
+  executionProvider?: 'wasm' | 'webgpu';
+}
+
+export interface WebCompileOptions extends LowerOptions, WebRuntimeOptions {
+  signal?: AbortSignal;
+}
+
+let configured = false;
+/** Applies the global onnxruntime-web settings once (they must be set before the first session). */
+export function configureRuntime(o: WebRuntimeOptions): { threads: number; isolated: boolean } {
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true || typeof (globalThis as { window?: unknown }).window === 'undefined';
+  if (!configured) {
+    configured = true;
+    if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths;
+    // Threads need SharedArrayBuffer, which a page only has when cross-origin isolated.
+    ort.env.wasm.numThreads = isolated ? (o.threads ?? 0) : 1;
+  }
+  return { threads: ort.env.wasm.numThreads ?? 0, isolated };
+}
+
+function ortType(d: HostTensor['dtype']): 'float32' | 'float16' | 'int32' | 'int64' | 'bool' {
+  if (d === 'float32' || d === 'float16' || d === 'int32' || d === 'int64' || d === 'bool') return d;
+  throw new SlmError('UNSUPPORTED', `onnxruntime-web cannot exchange ${d} tensors`);
+}
+
+export async function compileWeb(graph: Graph, o: WebCompileOptions = {}): Promise<GraphRunner & { dataSize: number }> {
+  throwIfAborted(o.signal);
+  configureRuntime(o);
+  const lowered = lowerGraph(graph, o);
+  if (lowered.dataSize > WASM_MEMORY_LIMIT) {
+    throw new SlmError('INVALID_ARGUMENT', `graph '${graph.name}' holds ${(lowered.dataSize / 1024 ** 3).toFixed(2)} GiB of weights; the browser's wasm32 memory is limited to 4 GiB (try dtype q4)`);
+  }
+  const data = new Uint8Array(lowered.dataSize);
+  const load = makeParamLoader();
+  for (const init of lowered.initializers) {
+    throwIfAborted(o.signal);
+    data.set(await initializerBytes(init, load), init.offset);
+  }
+  const eps = o.executionProvider === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(encodeModel(lowered.model), {
+      executionProviders: eps,
+      graphOptimizationLevel: 'all',
+      externalData: [{ path: 'model.onnx.data', data }],
+    });
+  } catch (e) {
+    throw new SlmError('RUNTIME_ERROR', `onnxruntime-web could not load graph '${graph.name}': ${(e as Error).message ?? e}`, { cause: e });
+  }
+  const inputs = new Set(lowered.inputs.map((i) => i.name));
+  return {
+    dataSize: lowered.dataSize,
+    async run(feeds, opts) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, h] of Object.entries(feeds)) {
+        if (!inputs.has(name)) throw new SlmError('INVALID_ARGUMENT', `'${name}' is not an input of this graph`);
+        ortFeeds[name] = new ort.Tensor(ortType(h.dtype), h.data as never, h.shape);
+      }
+      const names = opts?.fetches ? Object.keys(opts.fetches) : lowered.outputs.map((x) => x.name);
+      if (opts?.fetches && Object.values(opts.fetches).some((v) => v !== null)) {
+        throw new SlmError('UNSUPPORTED', 'preallocated fetches (the shared KV mode) are not available on onnxruntime-web');
+      }
+      throwIfAborted(opts?.signal);
+      let r: ort.InferenceSession.ReturnType;
+      try {
+        r = await session.run(ortFeeds, names);
+      } catch (e) {
+        throw new SlmError('RUNTIME_ERROR', `onnxruntime-web run failed: ${(e as Error).message ?? e}`, { cause: e });
+      }
+      const out: Record<string, HostTensor> = {};
+      for (const n of names) {
+        const t = r[n] as ort.Tensor;
+        out[n] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as AnyTypedArray };
+      }
+      return out;
+    },
+    dispose: () => session.release(),
+  };
+}
