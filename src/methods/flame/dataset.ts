@@ -12,6 +12,7 @@ import { Rng } from '../../util/rng.ts';
 import { generateCorpus, type CorpusStats } from './generator.ts';
 import { MASK, languageAwareMask, randomSpanNoise, tailMask, userNoise } from './noise.ts';
 import { trainFormulaBpe, writeFormulaTokenizer } from './tokenizer.ts';
+import { loadTokenizer } from '../../tokenizer/load.ts';
 
 export type FlameObjective = 'repair' | 'tail' | 'langSpan' | 'randomSpan';
 export const DEFAULT_MIX: Readonly<Record<FlameObjective, number>> = { repair: 0.5, tail: 0.3, langSpan: 0.12, randomSpan: 0.08 };
@@ -62,6 +63,8 @@ export interface BuildOptions {
   /** Benchmark folder to decontaminate against (the corpus never contains their formulas or sketches). */
   decontaminate?: string;
   heldOut?: number;
+  /** Drop pairs whose input + target + 2 EOS take more tokens than this (the training seqLen). Default 128. */
+  maxTokens?: number;
   /** Longest corpus formula in characters (keeps input + target inside the training row). Default 90. */
   maxChars?: number;
 }
@@ -70,10 +73,11 @@ export interface BuildResult {
   corpus: CorpusStats;
   pairs: Record<FlameObjective, number>;
   files: string[];
+  droppedTooLong: number;
 }
 
 /** Writes corpus.txt, train.jsonl, heldout.jsonl and tokenizer/ into `out`. */
-export function buildFlameData(o: BuildOptions): BuildResult {
+export async function buildFlameData(o: BuildOptions): Promise<BuildResult> {
   mkdirSync(o.out, { recursive: true });
   const exclude = o.decontaminate ? benchmarkFormulas(o.decontaminate) : [];
   const { formulas, stats } = generateCorpus({ count: o.formulas, seed: o.seed ?? 0, exclude, maxChars: o.maxChars ?? 90 });
@@ -93,19 +97,23 @@ export function buildFlameData(o: BuildOptions): BuildResult {
     }
   }
   rng.shuffle(pairs);
-  const nHeld = Math.min(o.heldOut ?? 500, Math.floor(pairs.length / 10));
-  const line = (p: Pair) => JSON.stringify({ input: p.input, target: p.target, task: p.task });
-  const files = [join(o.out, 'corpus.txt'), join(o.out, 'train.jsonl'), join(o.out, 'heldout.jsonl')];
-  writeFileSync(files[0]!, formulas.join('\n') + '\n');
-  writeFileSync(files[1]!, pairs.slice(nHeld).map(line).join('\n') + '\n');
-  writeFileSync(files[2]!, pairs.slice(0, nHeld).map(line).join('\n') + '\n');
   // The tokenizer sees the corpus and the noised inputs (so broken forms have tokens too).
   const texts = [...formulas, ...pairs.map((p) => p.input)];
-  writeFormulaTokenizer(join(o.out, 'tokenizer'), trainFormulaBpe(texts, { vocabSize: o.vocabSize ?? 2048 }));
-  files.push(join(o.out, 'tokenizer'));
+  const tokDir = join(o.out, 'tokenizer');
+  writeFormulaTokenizer(tokDir, trainFormulaBpe(texts, { vocabSize: o.vocabSize ?? 2048 }));
+  const files = [join(o.out, 'corpus.txt'), join(o.out, 'train.jsonl'), join(o.out, 'heldout.jsonl'), tokDir];
   if (o.plainTokenizer) {
     writeFormulaTokenizer(join(o.out, 'tokenizer-plain'), trainFormulaBpe(texts, { vocabSize: o.vocabSize ?? 2048, plainBpe: true }), true);
     files.push(join(o.out, 'tokenizer-plain'));
   }
-  return { corpus: stats, pairs: counts, files };
+  // Rows must fit seqLen under the formula tokenizer (the plain one is never longer, measured).
+  const tok = await loadTokenizer(tokDir);
+  const maxTokens = o.maxTokens ?? 128;
+  const fits = pairs.filter((p) => tok.encode(p.input).length + tok.encode(p.target).length + 1 <= maxTokens);
+  const nHeld = Math.min(o.heldOut ?? 500, Math.floor(fits.length / 10));
+  const line = (p: Pair) => JSON.stringify({ input: p.input, target: p.target, task: p.task });
+  writeFileSync(files[0]!, formulas.join('\n') + '\n');
+  writeFileSync(files[1]!, fits.slice(nHeld).map(line).join('\n') + '\n');
+  writeFileSync(files[2]!, fits.slice(0, nHeld).map(line).join('\n') + '\n');
+  return { corpus: stats, pairs: counts, files, droppedTooLong: pairs.length - fits.length };
 }

@@ -168,3 +168,14 @@ export function checkFormula(formula: string): FormulaProblem[] {
 export function isValidFormula(formula: string): boolean {
   return checkFormula(formula).length === 0;
 }
+
+/** True when the formula parses (structure only, no signature checks). */
+export function parses(formula: string): boolean {
+  try {
+    parseFormula(formula);
+    return true;
+  } catch (e) {
+    if (e instanceof FormulaSyntaxError) return false;
+    throw e;
+  }
+}
