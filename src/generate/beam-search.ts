@@ -39,6 +39,15 @@ export interface BeamSearchResult {
   /** The normalised score the search ranked by. */
   score: number;
   finishReason: 'stop' | 'length';
+  /** Every kept hypothesis (at most numBeams), best first: the n-best list. */
+  hypotheses: BeamHypothesis[];
+}
+
+export interface BeamHypothesis {
+  tokens: number[];
+  sumLogprob: number;
+  score: number;
+  finishReason: 'stop' | 'length';
 }
 
 interface Hyp {
@@ -106,5 +115,8 @@ export async function beamSearch(session: ReorderableSession, prompt: readonly n
   }
   if (!done) for (const b of beams) addHyp({ tokens: b.tokens, sum: b.sum, score: b.sum / b.tokens.length ** lp, eos: false });
   const bestHyp = finished.reduce((a, b) => (b.score > a.score ? b : a));
-  return { tokens: bestHyp.tokens, sumLogprob: bestHyp.sum, score: bestHyp.score, finishReason: bestHyp.eos ? 'stop' : 'length' };
+  const hypotheses = [...finished]
+    .sort((a, b) => b.score - a.score)
+    .map((h): BeamHypothesis => ({ tokens: h.tokens, sumLogprob: h.sum, score: h.score, finishReason: h.eos ? 'stop' : 'length' }));
+  return { tokens: bestHyp.tokens, sumLogprob: bestHyp.sum, score: bestHyp.score, finishReason: bestHyp.eos ? 'stop' : 'length', hypotheses };
 }
