@@ -1,0 +1,73 @@
+// A small C signature parser for the IO harness: enough to drive functions whose parameters are
+// scalars or pointers to scalar buffers (the ones SLaDe's IO examples cover too); anything else
+// (structs, function pointers, void *, pointer-to-pointer) makes the function "not driveable".
+
+export type Scalar = 'char' | 'signed char' | 'unsigned char' | 'short' | 'unsigned short' | 'int' | 'unsigned int' | 'long' | 'unsigned long' | 'long long' | 'unsigned long long' | 'float' | 'double' | '_Bool';
+
+export interface CType {
+  scalar: Scalar | 'void';
+  pointer: boolean;
+}
+
+export interface Signature {
+  name: string;
+  ret: CType;
+  params: CType[];
+}
+
+const CANON: Record<string, Scalar | 'void'> = {
+  void: 'void', char: 'char', 'signed char': 'signed char', 'unsigned char': 'unsigned char',
+  short: 'short', 'short int': 'short', 'signed short': 'short', 'unsigned short': 'unsigned short', 'unsigned short int': 'unsigned short',
+  int: 'int', signed: 'int', 'signed int': 'int', unsigned: 'unsigned int', 'unsigned int': 'unsigned int',
+  long: 'long', 'long int': 'long', 'signed long': 'long', 'unsigned long': 'unsigned long', 'unsigned long int': 'unsigned long',
+  'long long': 'long long', 'long long int': 'long long', 'unsigned long long': 'unsigned long long',
+  float: 'float', double: 'double', _Bool: '_Bool', bool: '_Bool',
+  size_t: 'unsigned long', ssize_t: 'long', int8_t: 'signed char', uint8_t: 'unsigned char', int16_t: 'short', uint16_t: 'unsigned short',
+  int32_t: 'int', uint32_t: 'unsigned int', int64_t: 'long', uint64_t: 'unsigned long',
+};
+
+/** Parse "const unsigned char *p" / "int a[]" / "double x" into a CType, or undefined. */
+export function parseType(decl: string, isParam: boolean): CType | undefined {
+  let t = decl.replace(/\b(const|volatile|restrict|static|inline|extern|register|__restrict)\b/g, ' ').trim();
+  let pointer = 0;
+  if (isParam && /\[\s*\w*\s*\]\s*$/.test(t)) {
+    pointer++;
+    t = t.replace(/\[\s*\w*\s*\]\s*$/, '');
+  }
+  pointer += (t.match(/\*/g) ?? []).length;
+  t = t.replace(/\*/g, ' ').replace(/\s+/g, ' ').trim();
+  // Drop the declarator name (last word) when more than the type is there.
+  const words = t.split(' ');
+  const tryCanon = (w: string[]) => CANON[w.join(' ')];
+  let scalar = tryCanon(words);
+  if (scalar === undefined && words.length > 1) scalar = tryCanon(words.slice(0, -1));
+  if (scalar === undefined || pointer > 1) return undefined;
+  if (scalar === 'void' && pointer > 0) return undefined;
+  return { scalar, pointer: pointer === 1 };
+}
+
+/** The signature of the first function definition named `name` (or the last definition) in `source`. */
+export function parseSignature(source: string, name?: string): Signature | undefined {
+  const re = /(^|\n)([A-Za-z_][\w \t*]*?)\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*\{/g;
+  let found: Signature | undefined;
+  for (const m of source.matchAll(re)) {
+    const fname = m[3]!;
+    if (['if', 'while', 'for', 'switch', 'return', 'sizeof'].includes(fname)) continue;
+    if (name !== undefined && fname !== name) continue;
+    const ret = parseType(m[2]!.trim(), false);
+    const plist = m[4]!.trim();
+    const params = plist === '' || plist === 'void' ? [] : plist.split(',').map((p) => parseType(p.trim(), true));
+    if (!ret || params.some((p) => p === undefined)) {
+      found = undefined;
+      if (name !== undefined) return undefined;
+      continue;
+    }
+    found = { name: fname, ret, params: params as CType[] };
+    if (name !== undefined) return found;
+  }
+  return found;
+}
+
+export function typeText(t: CType): string {
+  return `${t.scalar}${t.pointer ? ' *' : ''}`;
+}

@@ -1,0 +1,92 @@
+// Type inference for out-of-context functions, in the spirit of SLaDe's use of PsycheC: a
+// function cut out of its file uses types, globals, macros and callees declared elsewhere; we
+// declare them so the function compiles alone. Instead of a constraint solver we let gcc find
+// what is missing and answer each diagnostic with a declaration, a few rounds at most:
+//   unknown type name 'T'                    -> typedef long T;  (or a struct, see below)
+//   implicit declaration of function 'f'     -> long f();        (unprototyped: any arguments)
+//   'x' undeclared                           -> long x;
+//   incomplete / undefined 'struct S'        -> struct S { long m1; long m2; ... };
+// struct members are the names the function reaches through `->m` / `.m`; all are `long`
+// (PsycheC infers their types; this cheaper rule keeps field access compiling). A typedef name
+// that is dereferenced with `->` becomes `typedef struct T_ {...} *T`-style only when needed:
+// we first try `typedef long T`, and on "invalid type argument of '->'" switch T to a struct.
+import { compiles, type Arch } from './compile.ts';
+
+/** The standard headers every extracted function gets (SLaDe also assumes libc is in scope). */
+export const STD_PRELUDE = ['stdio.h', 'stdlib.h', 'string.h', 'math.h', 'stdint.h', 'stddef.h', 'stdbool.h', 'limits.h', 'ctype.h'].map((h) => `#include <${h}>`).join('\n');
+
+export interface StubResult {
+  ok: boolean;
+  /** prelude + stub declarations + the function: a self-contained translation unit. */
+  source: string;
+  stubs: string[];
+  rounds: number;
+  stderr: string;
+}
+
+function memberNames(fn: string): string[] {
+  const names = new Set<string>();
+  for (const m of fn.matchAll(/(?:->|\.)\s*([A-Za-z_]\w*)/g)) names.add(m[1]!);
+  return [...names];
+}
+
+function structBody(fn: string): string {
+  const members = memberNames(fn);
+  return `{ ${(members.length ? members : ['unused_']).map((m) => `long ${m};`).join(' ')} }`;
+}
+
+/** Declarations answering gcc's diagnostics (see the header); empty when none apply. */
+export function stubsFor(stderr: string, fn: string, known: Set<string>, structTypedefs: Set<string>): string[] {
+  const out: string[] = [];
+  const add = (key: string, decl: string) => {
+    if (known.has(key)) return;
+    known.add(key);
+    out.push(decl);
+  };
+  for (const m of stderr.matchAll(/unknown type name '(\w+)'/g)) add(`type:${m[1]}`, `typedef long ${m[1]};`);
+  for (const m of stderr.matchAll(/implicit declaration of function '(\w+)'/g)) add(`fn:${m[1]}`, `long ${m[1]}();`);
+  for (const m of stderr.matchAll(/'(\w+)' undeclared/g)) add(`var:${m[1]}`, `long ${m[1]};`);
+  for (const m of stderr.matchAll(/(?:incomplete|undefined) type '(?:const )?struct (\w+)'/g)) add(`struct:${m[1]}`, `struct ${m[1]} ${structBody(fn)};`);
+  // A typedef'd name used with -> or . : re-declare it as a struct (the caller drops the long typedef).
+  if (/invalid type argument of '->'|request for member '\w+' in something not a structure/.test(stderr)) {
+    for (const k of known) {
+      if (k.startsWith('type:') && !structTypedefs.has(k.slice(5))) {
+        structTypedefs.add(k.slice(5));
+        out.push(`@struct-typedef ${k.slice(5)}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Add stub declarations to `fn` until it compiles alone (at most `maxRounds` gcc runs). */
+export async function inferStubs(fn: string, opts: { arch?: Arch; maxRounds?: number; prelude?: string } = {}): Promise<StubResult> {
+  const prelude = opts.prelude ?? STD_PRELUDE;
+  const known = new Set<string>();
+  const structTypedefs = new Set<string>();
+  let stubs: string[] = [];
+  let stderr = '';
+  const maxRounds = opts.maxRounds ?? 4;
+  for (let round = 1; round <= maxRounds; round++) {
+    const decls = stubs.map((s) => {
+      const name = /^typedef long (\w+);$/.exec(s)?.[1];
+      return name && structTypedefs.has(name) ? `typedef struct ${name}_s ${structBody(fn)} ${name};` : s;
+    });
+    const source = `${prelude}\n${decls.join('\n')}${decls.length ? '\n' : ''}${fn}\n`;
+    const r = await compilesStrict(source, opts.arch);
+    if (r.ok) return { ok: true, source, stubs: decls, rounds: round, stderr: '' };
+    stderr = r.stderr;
+    const found = stubsFor(stderr, fn, known, structTypedefs);
+    const more = found.filter((s) => !s.startsWith('@'));
+    if (found.length === 0) {
+      return { ok: false, source, stubs: decls, rounds: round, stderr };
+    }
+    stubs = [...stubs, ...more];
+  }
+  return { ok: false, source: `${prelude}\n${stubs.join('\n')}\n${fn}\n`, stubs, rounds: maxRounds, stderr };
+}
+
+/** Like compiles() but an implicit function declaration is an error (it needs a stub). */
+async function compilesStrict(source: string, arch: Arch = 'x86_64'): Promise<{ ok: boolean; stderr: string }> {
+  return compiles(source, arch, ['-Werror=implicit-function-declaration', '-Werror=implicit-int']);
+}
