@@ -9,7 +9,7 @@ mkdirSync(out, { recursive: true });
 const { files } = await buildWebBundles();
 for (const [name, bytes] of files) {
   writeFileSync(new URL(name, out), bytes);
-  console.log(`${name}: ${(bytes.length / 1024).toFixed(0)} KiB, gzip ${(gzipSync(bytes).length / 1024).toFixed(0)} KiB`);
+  console.error(`${name}: ${(bytes.length / 1024).toFixed(0)} KiB, gzip ${(gzipSync(bytes).length / 1024).toFixed(0)} KiB`);
 }
 // The page itself, for `slm serve --ui` from an installed package (src/server/routes/ui.ts).
 copyFileSync(new URL('../src/web/playground/index.html', import.meta.url), new URL('index.html', out));
