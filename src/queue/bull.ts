@@ -82,10 +82,14 @@ export async function runGenerationQueued(o: QueueRunOptions): Promise<{ records
       if (o.signal?.aborted) throw new SlmError('ABORTED', 'generation run aborted (jobs stay queued; run again to collect them)');
       await new Promise((r) => setTimeout(r, o.pollMs ?? 250));
       for (const c of [...pending]) {
+        // State first, then the job: a job fetched before it completed carries no return value yet.
+        const state = await queue.getJobState(jobId(c));
+        if (state === 'unknown') throw new SlmError('RUNTIME_ERROR', `job ${jobId(c)} disappeared from the queue`);
+        if (state !== 'completed' && state !== 'failed') continue;
         const job = await queue.getJob(jobId(c));
         if (!job) throw new SlmError('RUNTIME_ERROR', `job ${jobId(c)} disappeared from the queue`);
-        const state = await job.getState();
         if (state === 'completed') {
+          if (!job.returnvalue?.records) throw new SlmError('RUNTIME_ERROR', `job ${jobId(c)} completed without records`);
           writeChunk(o.outPath, c, job.returnvalue.records);
           pending.delete(c);
           await job.remove().catch(() => {});

@@ -4,7 +4,8 @@
 // create namespaces here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { checkSandbox, runPythonProgram } from '../../src/sandbox/index.ts';
 
@@ -34,14 +35,25 @@ test('no network', { skip }, async () => {
 });
 
 test('no writes outside the temp dir; the host filesystem is not visible', { skip }, async () => {
-  const before = readdirSync(tmpdir()).length;
-  const r = await runPythonProgram(
-    'import os\nfor p in ["/usr/evil.txt", "/etc/evil.txt", "/evil.txt", "/root/evil.txt"]:\n    try:\n        open(p, "w").write("x")\n        print("WROTE", p)\n    except OSError as e:\n        print("denied", p, e.errno)\nprint(os.path.exists("/home"), os.path.exists("/work/../root"))',
-  );
+  // A private TMPDIR: the shared /tmp gains and loses entries from other processes meanwhile.
+  const privateTmp = mkdtempSync(join(tmpdir(), 'slm-sandbox-test-'));
+  chmodSync(privateTmp, 0o755); // the sandbox may run as uid 65534, which must reach its dir
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = privateTmp;
+  let r: Awaited<ReturnType<typeof runPythonProgram>>;
+  try {
+    r = await runPythonProgram(
+      'import os\nfor p in ["/usr/evil.txt", "/etc/evil.txt", "/evil.txt", "/root/evil.txt"]:\n    try:\n        open(p, "w").write("x")\n        print("WROTE", p)\n    except OSError as e:\n        print("denied", p, e.errno)\nprint(os.path.exists("/home"), os.path.exists("/work/../root"))',
+    );
+  } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  }
   assert.doesNotMatch(r.stdout, /WROTE/);
   assert.equal((r.stdout.match(/denied/g) ?? []).length, 4);
   for (const p of ['/usr/evil.txt', '/etc/evil.txt', '/evil.txt', '/root/evil.txt']) assert.equal(existsSync(p), false);
-  assert.ok(readdirSync(tmpdir()).length <= before, 'the sandbox dir was removed');
+  assert.deepEqual(readdirSync(privateTmp), [], 'the sandbox dir was removed');
+  rmSync(privateTmp, { recursive: true, force: true });
 });
 
 test('fork bomb: the process limit stops it', { skip }, async () => {
