@@ -120,12 +120,14 @@ test('a full queue answers 429; a slow request times out with 504', async () => 
   // EOS is ruled out: with sampling on, an early EOS (p ≈ 1/264 per step) used to end the
   // "slow" request inside the timeout now and then (seen once in CI).
   const model = toyModel({ script: undefined, delayMs: 20, eosBias: -1e9 });
-  const server = createServer({ model, maxConcurrency: 1, maxQueue: 1, requestTimeoutMs: 400 });
+  // The timeout leaves the two short requests (2 × 3 tokens × 20 ms) a wide margin on a loaded
+  // host (400 ms was exceeded once in CI at load average 23); the slow one needs 200 × 20 ms.
+  const server = createServer({ model, maxConcurrency: 1, maxQueue: 1, requestTimeoutMs: 2000 });
   const { url } = await server.listen(0);
   try {
     const send = (max: number) =>
       fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'toy', prompt: 'q', max_tokens: max }) });
-    const [a, b, c] = await Promise.all([send(5), send(5), send(5)]);
+    const [a, b, c] = await Promise.all([send(3), send(3), send(3)]);
     const statuses = [a.status, b.status, c.status].sort();
     assert.deepEqual(statuses, [200, 200, 429]);
     const full = [a, b, c].find((r) => r.status === 429)!;
