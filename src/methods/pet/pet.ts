@@ -141,7 +141,10 @@ export function ipetTrainSet(t0: readonly Labelled[], unlabelled: readonly Examp
   const out: Labelled[] = [...t0];
   for (let y = 0; y < numLabels; y++) {
     const want = Math.round(share[y]! * total);
-    const pool = unlabelled.map((_, i) => i).filter((i) => argmax(logits[i]!) === y);
+    let pool = unlabelled.map((_, i) => i).filter((i) => argmax(logits[i]!) === y);
+    // No example predicted as y: draw from all of them by p(y|x), so the set keeps its size and
+    // label distribution (our choice; see docs/methods/pet.md).
+    if (pool.length === 0) pool = unlabelled.map((_, i) => i);
     if (want === 0 || pool.length === 0) continue;
     const w = pool.map((i) => probs[i]![y]!);
     const replace = pool.length < want;
@@ -169,50 +172,53 @@ export async function runPet(base: PetBase, o: PetOptions): Promise<PetResult> {
   // Per model of the current generation: its PVP index, logits on unlabelled / test, weight.
   let current: { pvp: number; unl: number[][]; test?: number[][]; weight: number }[] = [];
   let trainSets: Labelled[][] = [];
-  for (let g = 0; g < generations; g++) {
-    const sets = g === 0 ? o.pvps.flatMap(() => Array.from({ length: o.repetitions }, () => t0)) : trainSets;
-    const next: typeof current = [];
-    let m = 0;
-    for (let p = 0; p < o.pvps.length; p++) {
-      for (let rep = 0; rep < o.repetitions; rep++, m++) {
-        throwIfAborted(o.signal);
-        const pvp = o.pvps[p]!;
-        const set = sets[m]!;
-        const baseScorer = new MaskScorer(base.arch, base.config, base.store, o.build);
-        let weight: number;
-        try {
-          weight = accuracy(await scorePvp(baseScorer, pvp, set.map((x) => x.example), { maxLength: o.seqLen, signal: o.signal }), set.map((x) => x.label));
-        } finally {
-          await baseScorer.dispose();
-        }
-        const settings: TrainSettings = { ...o.pvp, seqLen: o.seqLen, seed: o.seed + 1000 * g + 100 * rep + p, threads: o.threads, outDir: `${o.workDir}/g${g}-p${pvp.id}-r${rep}`, log, signal: o.signal };
-        const rows = set.map((x) => ({ row: pvp.encode(x.example, o.seqLen), label: x.label }));
-        const unlRows = o.unlabelled.map((e) => pvp.encode(e, o.seqLen));
-        const weights = await trainPvpModel(base, pvp, rows, unlRows, o.alpha, settings);
-        const scorer = new MaskScorer(base.arch, base.config, memoryStore(weights, base.store), o.build);
-        try {
-          const unl = await scorePvp(scorer, pvp, o.unlabelled, { maxLength: o.seqLen, signal: o.signal });
-          const test = o.test ? await scorePvp(scorer, pvp, o.test, { maxLength: o.seqLen, signal: o.signal }) : undefined;
-          const testAccuracy = test && testGold ? accuracy(test, testGold) : undefined;
-          models.push({ generation: g, pvp: pvp.id, repetition: rep, trainExamples: set.length, weight, testAccuracy });
-          log(`generation ${g} pattern ${pvp.id} repetition ${rep}: ${set.length} training examples, weight ${weight.toFixed(3)}${testAccuracy !== undefined ? `, test accuracy ${testAccuracy.toFixed(4)}` : ''}`);
-          next.push({ pvp: p, unl, test, weight });
-        } finally {
-          await scorer.dispose();
+  if (o.ipet && o.pvps.length * o.repetitions < 2) throw new SlmError('INVALID_ARGUMENT', 'iPET labels each model\'s data with other models of its generation: it needs at least 2 models (patterns × repetitions)');
+  // The base model's accuracy per training set is each model's ensemble weight: one scorer per PVP.
+  const baseScorers = new Map<number, MaskScorer>();
+  try {
+    for (let g = 0; g < generations; g++) {
+      const sets = g === 0 ? o.pvps.flatMap(() => Array.from({ length: o.repetitions }, () => t0)) : trainSets;
+      const next: typeof current = [];
+      let m = 0;
+      for (let p = 0; p < o.pvps.length; p++) {
+        for (let rep = 0; rep < o.repetitions; rep++, m++) {
+          throwIfAborted(o.signal);
+          const pvp = o.pvps[p]!;
+          const set = sets[m]!;
+          let baseScorer = baseScorers.get(p);
+          if (!baseScorer) baseScorers.set(p, (baseScorer = new MaskScorer(base.arch, base.config, base.store, o.build)));
+          const weight = accuracy(await scorePvp(baseScorer, pvp, set.map((x) => x.example), { maxLength: o.seqLen, signal: o.signal }), set.map((x) => x.label));
+          const settings: TrainSettings = { ...o.pvp, seqLen: o.seqLen, seed: o.seed + 1000 * g + 100 * rep + p, threads: o.threads, outDir: `${o.workDir}/g${g}-p${pvp.id}-r${rep}`, log, signal: o.signal };
+          const rows = set.map((x) => ({ row: pvp.encode(x.example, o.seqLen), label: x.label }));
+          const unlRows = o.unlabelled.map((e) => pvp.encode(e, o.seqLen));
+          const weights = await trainPvpModel(base, pvp, rows, unlRows, o.alpha, settings);
+          const scorer = new MaskScorer(base.arch, base.config, memoryStore(weights, base.store), o.build);
+          try {
+            const unl = await scorePvp(scorer, pvp, o.unlabelled, { maxLength: o.seqLen, signal: o.signal });
+            const test = o.test ? await scorePvp(scorer, pvp, o.test, { maxLength: o.seqLen, signal: o.signal }) : undefined;
+            const testAccuracy = test && testGold ? accuracy(test, testGold) : undefined;
+            models.push({ generation: g, pvp: pvp.id, repetition: rep, trainExamples: set.length, weight, testAccuracy });
+            log(`generation ${g} pattern ${pvp.id} repetition ${rep}: ${set.length} training examples, weight ${weight.toFixed(3)}${testAccuracy !== undefined ? `, test accuracy ${testAccuracy.toFixed(4)}` : ''}`);
+            next.push({ pvp: p, unl, test, weight });
+          } finally {
+            await scorer.dispose();
+          }
         }
       }
+      current = next;
+      if (o.ipet && g + 1 < generations) {
+        // Each model's next set from a random share of the *other* models of this generation.
+        trainSets = current.map((_, i) => {
+          const others = current.filter((__, j) => j !== i);
+          const k = Math.max(1, Math.floor(o.ipet!.logitsPercentage * others.length));
+          const picked = shuffled(others, rnd).slice(0, k);
+          const merged = mergeLogits(picked.map((x) => ({ logits: x.unl, weight: x.weight })), o.reduction);
+          return ipetTrainSet(t0, o.unlabelled, merged, C, g, o.ipet!.scaleFactor, rnd);
+        });
+      }
     }
-    current = next;
-    if (o.ipet && g + 1 < generations) {
-      // Each model's next set from a random share of the *other* models of this generation.
-      trainSets = current.map((_, i) => {
-        const others = current.filter((__, j) => j !== i);
-        const k = Math.max(1, Math.floor(o.ipet!.logitsPercentage * others.length));
-        const picked = shuffled(others, rnd).slice(0, k);
-        const merged = mergeLogits(picked.map((x) => ({ logits: x.unl, weight: x.weight })), o.reduction);
-        return ipetTrainSet(t0, o.unlabelled, merged, C, g, o.ipet!.scaleFactor, rnd);
-      });
-    }
+  } finally {
+    for (const sc of baseScorers.values()) await sc.dispose();
   }
   const unlabelledLogits = mergeLogits(current.map((x) => ({ logits: x.unl, weight: x.weight })), o.reduction);
   const ensembleTestAccuracy = testGold ? accuracy(mergeLogits(current.map((x) => ({ logits: x.test!, weight: x.weight })), o.reduction), testGold) : undefined;
