@@ -3,7 +3,9 @@
 //   search  evolutionary search of the most accurate length configuration under a FLOPs budget
 //   eval    accuracy, FLOPs speed-up and sentences/s of the full model and given configurations
 // Logs on stderr; --json prints the result on stdout.
+import { writeFileSync } from 'node:fs';
 import type { Command, CommandIO } from '../command.ts';
+import { lineChartSvg, type Series } from '../../train/svg.ts';
 import { SlmError } from '../../errors.ts';
 import { loadEncoder } from '../../models/encoder-model.ts';
 import { parseLengthConfig } from '../../models/token-pruning.ts';
@@ -64,7 +66,7 @@ async function search(values: Record<string, unknown>, io: CommandIO): Promise<n
   if (!need(values, 'search', ['model', 'dev'], io)) return 2;
   let dev = await readLadData(values.dev as string);
   if (values.limit !== undefined) dev = dev.slice(0, num(values, 'limit', dev.length, { int: true, min: 1 }));
-  const m = await loadEncoder(values.model as string, { threads: values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: num(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
+  const m = await loadEncoder(modelPaths(values)[0]!, { threads: values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: num(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
   try {
     const full = await measureConfig(m, dev, null, io.signal);
     io.stderr.write(`full model: accuracy ${full.accuracy.toFixed(4)}\n`);
@@ -79,7 +81,7 @@ async function search(values: Record<string, unknown>, io: CommandIO): Promise<n
       onEvaluated: (c, n) => io.stderr.write(`[${n}] ${formatConfig(c.config)}: accuracy ${c.accuracy.toFixed(4)}, FLOPs speed-up ${c.speedup.toFixed(2)}×\n`),
     });
     const out = {
-      model: values.model,
+      model: modelPaths(values)[0],
       examples: dev.length,
       full_accuracy: full.accuracy,
       best: { config: formatConfig(r.best.config), accuracy: r.best.accuracy, flops_speedup: r.best.speedup },
@@ -94,34 +96,54 @@ async function search(values: Record<string, unknown>, io: CommandIO): Promise<n
   }
 }
 
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+
 async function evaluate(values: Record<string, unknown>, io: CommandIO): Promise<number> {
   if (!need(values, 'eval', ['model', 'dev'], io)) return 2;
   let dev = await readLadData(values.dev as string);
   if (values.limit !== undefined) dev = dev.slice(0, num(values, 'limit', dev.length, { int: true, min: 1 }));
-  const m = await loadEncoder(values.model as string, { threads: values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: num(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
-  try {
-    const configs = [null, ...String(values.configs ?? '').split(';').map((s) => s.trim()).filter(Boolean).map((s) => parseLengthConfig(s, m.config.layers))];
-    const repeats = num(values, 'repeats', 1, { int: true, min: 1 });
-    // Compile every graph once before timing (the first classify builds the session).
-    await m.classify(ladInputs(dev.slice(0, 1)), io.signal);
-    if (configs.length > 1) await m.classify(ladInputs(dev.slice(0, 1)), io.signal, { lengthConfig: configs[1]! });
-    const rows: Record<string, unknown>[] = [];
-    for (const c of configs) {
-      // Best of `repeats` timings: the machine may be shared.
-      let best: ConfigMeasurement | undefined;
-      for (let k = 0; k < repeats; k++) {
-        const r = await measureConfig(m, dev, c, io.signal);
-        if (!best || r.sentencesPerSecond > best.sentencesPerSecond) best = r;
+  const repeats = num(values, 'repeats', 1, { int: true, min: 1 });
+  const results: { model: string; results: Record<string, unknown>[] }[] = [];
+  const series: Series[] = [];
+  for (const [mi, path] of modelPaths(values).entries()) {
+    const m = await loadEncoder(path, { threads: values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: num(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
+    try {
+      const configs = [null, ...String(values.configs ?? '').split(';').map((s) => s.trim()).filter(Boolean).map((s) => parseLengthConfig(s, m.config.layers))];
+      // Compile every graph once before timing (the first classify builds the session).
+      await m.classify(ladInputs(dev.slice(0, 1)), io.signal);
+      if (configs.length > 1) await m.classify(ladInputs(dev.slice(0, 1)), io.signal, { lengthConfig: configs[1]! });
+      const rows: Record<string, unknown>[] = [];
+      const points: [number, number][] = [];
+      io.stderr.write(`${path}:\n`);
+      for (const c of configs) {
+        // Best of `repeats` timings: the machine may be shared.
+        let best: ConfigMeasurement | undefined;
+        for (let k = 0; k < repeats; k++) {
+          const r = await measureConfig(m, dev, c, io.signal);
+          if (!best || r.sentencesPerSecond > best.sentencesPerSecond) best = r;
+        }
+        const x = row(best!);
+        rows.push(x);
+        points.push([best!.sentencesPerSecond, best!.accuracy]);
+        io.stderr.write(`  ${String(x.config).padEnd(28)} accuracy ${best!.accuracy.toFixed(4)}  FLOPs speed-up ${best!.speedup.toFixed(2)}×  ${best!.sentencesPerSecond.toFixed(1)} sentences/s\n`);
       }
-      const x = row(best!);
-      rows.push(x);
-      io.stderr.write(`${String(x.config).padEnd(28)} accuracy ${best!.accuracy.toFixed(4)}  FLOPs speed-up ${best!.speedup.toFixed(2)}×  ${best!.sentencesPerSecond.toFixed(1)} sentences/s\n`);
+      results.push({ model: path, results: rows });
+      series.push({ name: path.split('/').filter(Boolean).at(-1) ?? path, color: COLORS[mi % COLORS.length]!, points: points.sort((a, b) => a[0] - b[0]), markers: true });
+    } finally {
+      await m.dispose();
     }
-    if (values.json) io.stdout.write(JSON.stringify({ model: values.model, examples: dev.length, results: rows }) + '\n');
-    return 0;
-  } finally {
-    await m.dispose();
   }
+  if (typeof values.svg === 'string') {
+    writeFileSync(values.svg, lineChartSvg(series, { title: `accuracy vs throughput (${dev.length} examples, batch ${num(values, 'batch-size', 32, { int: true, min: 1 })})`, xLabel: 'sentences/s', yLabel: 'accuracy' }));
+    io.stderr.write(`wrote ${values.svg}\n`);
+  }
+  if (values.json) io.stdout.write(JSON.stringify({ examples: dev.length, models: results }) + '\n');
+  return 0;
+}
+
+function modelPaths(values: Record<string, unknown>): string[] {
+  const v = values.model;
+  return Array.isArray(v) ? (v as string[]) : [v as string];
 }
 
 const command: Command = {
@@ -137,7 +159,8 @@ const command: Command = {
     'seq-len': { type: 'string', valueName: 'n', description: 'train: longest row in tokens (default 128)' },
     'p-max': { type: 'string', valueName: 'p', description: 'train: LengthDrop bound per layer (default 0.2, as LAT)' },
     'log-every': { type: 'string', valueName: 'n', description: 'train: log every n steps (default 10)' },
-    model: { type: 'string', valueName: 'dir', description: 'search/eval: the (LAD-trained) classifier' },
+    model: { type: 'string', multiple: true, valueName: 'dir', description: 'search/eval: the (LAD-trained) classifier (eval: repeatable, one curve each)' },
+    svg: { type: 'string', valueName: 'file', description: 'eval: write the accuracy vs sentences/s plot' },
     dev: { type: 'string', valueName: 'file', description: 'search/eval: labelled development examples' },
     speedup: { type: 'string', valueName: 'x', description: 'search: minimum FLOPs speed-up over the full model (default 2)' },
     population: { type: 'string', valueName: 'n', description: 'search: population size (default 12)' },

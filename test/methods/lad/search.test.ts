@@ -3,7 +3,7 @@
 // run end to end on a tiny random BERT classifier.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evolutionarySearch } from '../../../src/methods/lad/search.ts';
@@ -65,13 +65,17 @@ test('slm lad train | search | eval on a tiny BERT classifier', async () => {
   assert.ok(r.best.flops_speedup >= 1.3);
   assert.equal(r.best.config.split(',').length, 2);
   assert.ok(r.evaluated.every((c: { flops_speedup: number }) => c.flops_speedup >= 1.3));
-  const ev = await runCli(['lad', 'eval', '--model', out, '--dev', data, '--configs', `${r.best.config};0.5x2`, '--threads', '1', '--json']);
+  const svg = join(work, 'curve.svg');
+  const ev = await runCli(['lad', 'eval', '--model', out, '--model', dir, '--dev', data, '--configs', `${r.best.config};0.5x2`, '--threads', '1', '--svg', svg, '--json']);
   assert.equal(ev.code, 0, ev.err);
   const e = JSON.parse(ev.out);
-  assert.deepEqual(e.results.map((x: { config: string }) => x.config), ['full', r.best.config, '0.50,0.50']);
-  assert.equal(e.results[0].flops_speedup, 1);
+  assert.deepEqual(e.models.map((x: { model: string }) => x.model), [out, dir]);
+  const res = e.models[0].results;
+  assert.deepEqual(res.map((x: { config: string }) => x.config), ['full', r.best.config, '0.50,0.50']);
+  assert.equal(res[0].flops_speedup, 1);
   // the searched configuration's accuracy is reproduced by eval
-  assert.equal(e.results[1].accuracy, r.best.accuracy);
+  assert.equal(res[1].accuracy, r.best.accuracy);
+  assert.match(readFileSync(svg, 'utf8'), /^<svg[\s\S]*student[\s\S]*<\/svg>\s*$/);
   const bad = await runCli(['lad', 'eval', '--model', out, '--dev', data, '--configs', '0.5,0.7']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /must not increase/);
