@@ -27,6 +27,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   embed: async () => (await import('./commands/embed.ts')).default,
   data: async () => (await import('./commands/data.ts')).default,
   supericl: async () => (await import('./commands/supericl.ts')).default,
+  pet: async () => (await import('./commands/pet.ts')).default,
+  lad: async () => (await import('./commands/lad.ts')).default,
   worker: async () => (await import('./commands/worker.ts')).default,
   math: async () => (await import('./commands/math.ts')).default,
 };

@@ -152,7 +152,14 @@ const train: Command = {
       ...((result as { classification?: { heldOut?: unknown } }).classification ? { held_out: (result as { classification?: { heldOut?: unknown } }).classification!.heldOut ?? null } : {}),
     };
     if (values.json) io.stdout.write(JSON.stringify(summary) + '\n');
-    else log(`${result.stopped === 'aborted' ? 'stopped' : 'done'} at step ${result.step}: loss ${result.loss.toFixed(4)}${result.evalLoss !== undefined ? `, eval loss ${result.evalLoss.toFixed(4)} (ppl ${result.evalPpl!.toFixed(2)})` : ''}; checkpoint ${result.checkpoint}`);
+    else {
+      // Classification runs report an eval loss but no perplexity (and held-out accuracy instead):
+      // every optional number is printed only when present.
+      const held = (result as { classification?: { heldOut?: { accuracy?: number } } }).classification?.heldOut;
+      const evalPart = result.evalLoss !== undefined ? `, eval loss ${result.evalLoss.toFixed(4)}${result.evalPpl !== undefined ? ` (ppl ${result.evalPpl.toFixed(2)})` : ''}` : '';
+      const accPart = typeof held?.accuracy === 'number' ? `, held-out accuracy ${held.accuracy.toFixed(4)}` : '';
+      log(`${result.stopped === 'aborted' ? 'stopped' : 'done'} at step ${result.step}: loss ${result.loss.toFixed(4)}${evalPart}${accPart}; ${result.checkpoint ? `checkpoint ${result.checkpoint}` : `model in ${result.out}`}`);
+    }
     return result.stopped === 'aborted' ? 130 : 0;
   },
 };
