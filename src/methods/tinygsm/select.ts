@@ -30,14 +30,10 @@ export function verifierPick(c: readonly Candidate[], n = c.length): number {
 
 /** The most frequent non-null value among the first n; ties go to the value seen first. */
 export function majorityValue(c: readonly Candidate[], n = c.length): number | null {
-  const counts = new Map<number, number>();
+  const counts = new Map<number, number>(); // insertion order = order of first appearance
+  for (const x of c.slice(0, n)) if (x.value !== null) counts.set(x.value, (counts.get(x.value) ?? 0) + 1);
   let best: number | null = null;
-  for (const x of c.slice(0, n)) {
-    if (x.value === null) continue;
-    const k = counts.get(x.value) ?? 0;
-    counts.set(x.value, k + 1);
-    if (best === null || k + 1 > counts.get(best)!) best = x.value;
-  }
+  for (const [v, k] of counts) if (best === null || k > counts.get(best)!) best = v;
   return best;
 }
 
