@@ -29,7 +29,7 @@ export const MATH_OPTIONS: Record<string, OptionSpec> = {
   verifier: { type: 'string', valueName: 'dir', description: 'solve: verifier folder (from verify-train) for best-of-N' },
   candidates: { type: 'string', valueName: 'file', description: 'solve: reuse candidate records (from sample) instead of sampling' },
   in: { type: 'string', valueName: 'file', description: 'label: completions JSONL from `slm math generate` (meta.answer: gold, meta.question)' },
-  data: { type: 'string', multiple: true, valueName: 'file', description: 'verify-train: candidate records (repeatable)' },
+  data: { type: 'string', multiple: true, valueName: 'file', description: 'verify-train: candidate records (repeatable; files given as arguments count too)' },
   init: { type: 'string', valueName: 'dir', description: 'verify-train: decoder the verifier starts from (the paper: the same-size generator)' },
   steps: { type: 'string', description: 'verify-train: optimizer steps (default 200)' },
   'batch-size': { type: 'string', description: 'verify-train: rows per step (default 8)' },
@@ -93,7 +93,7 @@ function summary(records: CandidateRecord[]) {
   return { problems: records.length, candidates: all.length, correct: all.filter((l) => l === 1).length, ran };
 }
 
-export async function runMathSubcommand(sub: string, v: Values, _rest: string[], io: CommandIO): Promise<number> {
+export async function runMathSubcommand(sub: string, v: Values, rest: string[], io: CommandIO): Promise<number> {
   switch (sub) {
     case 'world': {
       need(v, sub, 'out');
@@ -131,8 +131,10 @@ export async function runMathSubcommand(sub: string, v: Values, _rest: string[],
       return 0;
     }
     case 'verify-train': {
-      need(v, sub, 'init', 'data', 'out');
-      const records = (v.data as string[]).flatMap((f) => readCandidates(f));
+      // Data files: --data (repeatable) and/or positionals (a shell glob).
+      const files = [...((v.data as string[] | undefined) ?? []), ...rest];
+      need({ ...v, data: files.length ? files : undefined }, sub, 'init', 'data', 'out');
+      const records = files.flatMap((f) => readCandidates(f));
       const r = await trainVerifier(
         {
           model: v.init as string,
