@@ -65,6 +65,7 @@ export { runSandboxed, runPythonProgram, type SandboxLimits } from './sandbox/in
 // Instruction data and distillation (FLAN, Orca 2, objective distill).
 export * as flan from './methods/flan/index.ts';
 export * as orca from './methods/orca/index.ts';
+export * as tinygsm from './methods/tinygsm/index.ts';
 export { distillObjective, type TeacherLogits } from './train/objectives/distill.ts';
 export { chatPieces, chatmlRender, type LossOn } from './data/chat-records.ts';
 // Generation jobs over BullMQ (issue 15)

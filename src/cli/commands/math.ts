@@ -1,15 +1,14 @@
 // `slm math <subcommand>`: TinyGSM-style math with Python solutions and best-of-N selection.
 //   generate  prompts JSONL → completions JSONL (in-process, or over a Redis queue with --queue)
-// Planned (not built yet; see docs/queue.md and the issue): synth (synthetic arithmetic world),
-// run (sandboxed execution + labels), select (greedy / majority vote / verifier best-of-N). The
-// library parts that exist are in src/methods/tinygsm/ (program format, parsing, filters, world).
+//   world, sample, label, verify-train, solve: math-tinygsm.ts (docs/methods/tinygsm.md)
+// The library is src/methods/tinygsm/.
 import type { Command } from '../command.ts';
 import { GENERATION_JOB_OPTIONS, runGenerationJob } from '../generation-job.ts';
-import { MATH_OPTIONS, runMathSubcommand, MATH_SUBCOMMANDS } from '../math-subcommands.ts';
+import { MATH_OPTIONS, runMathSubcommand, MATH_SUBCOMMANDS } from './math-tinygsm.ts';
 
 const math: Command = {
   name: 'math',
-  summary: 'TinyGSM math: generation jobs (prompts → completions JSONL, in-process or over a Redis queue)',
+  summary: 'TinyGSM math: generation jobs (prompts → completions JSONL, local or over a Redis queue), the synthetic world, sandboxed labelling, verifier training, best-of-N solve',
   usage: `<${['generate', ...MATH_SUBCOMMANDS].join('|')}> [options]`,
   options: {
     ...GENERATION_JOB_OPTIONS,

@@ -36,7 +36,8 @@ const pick = <T>(r: Rand, xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
 /** Each template returns the question, the solution lines (Python, 4-space indented body) and the answer. */
 const TEMPLATES: Record<string, (r: Rand) => { q: string; body: string[]; answer: number }> = {
   gain_loss: (r) => {
-    const [n, m] = [pick(r, NAMES), pick(r, NAMES.filter((x) => x !== NAMES[0]))];
+    const n = pick(r, NAMES);
+    const m = pick(r, NAMES.filter((x) => x !== n)); // someone else gives
     const it = pick(r, ITEMS);
     const a = int(r, 5, 60), b = int(r, 2, 40), c = int(r, 1, a + b - 1);
     return {
