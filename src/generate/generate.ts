@@ -31,9 +31,10 @@ export function validatePrompt(session: DecoderSession, promptIds: readonly numb
   if (promptIds.length > session.maxContext) {
     throw new SlmError('INVALID_ARGUMENT', `the prompt has ${promptIds.length} tokens but the context holds ${session.maxContext}`);
   }
+  const limit = session.inputVocabSize ?? session.vocabSize;
   for (const id of promptIds) {
-    if (!Number.isInteger(id) || id < 0 || id >= session.vocabSize) {
-      throw new SlmError('INVALID_ARGUMENT', `prompt token ${id} is outside the vocabulary (0..${session.vocabSize - 1})`);
+    if (!Number.isInteger(id) || id < 0 || id >= limit) {
+      throw new SlmError('INVALID_ARGUMENT', `prompt token ${id} is outside the vocabulary (0..${limit - 1})`);
     }
   }
 }

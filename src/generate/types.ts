@@ -7,6 +7,11 @@
  */
 export interface DecoderSession {
   readonly vocabSize: number;
+  /**
+   * Ids a prompt may hold: [0, inputVocabSize). Default vocabSize; a vision-language session
+   * (LLaVA) also takes image placeholder ids past the vocabulary (src/models/llava-session.ts).
+   */
+  readonly inputVocabSize?: number;
   /** Context length the cache was sized for; feeding past it throws. */
   readonly maxContext: number;
   /** Tokens currently cached per sequence. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { Graph } from '../ir/graph.ts';
 import type { HostTensor } from '../ir/dtype.ts';
-import { openModelFolder } from '../formats/model-folder.ts';
+import { canonicalModelType, detectModelType, openModelFolder } from '../formats/model-folder.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { VarBuilder, type LinearDType, type VarBuilderOptions, type WeightStore } from '../nn/var-builder.ts';
@@ -85,8 +85,15 @@ export interface PixelValues {
   size: number;
 }
 
+/** Images whose features stay registered (and whose placeholder ids stay valid) at once. */
+export const MAX_REGISTERED_IMAGES = 16;
+
 export class LlavaModel {
-  private readonly featureCache = new Map<string, Float32Array>();
+  /** Content hash → registered image (its slot numbers its placeholder ids). */
+  private readonly featureCache = new Map<string, { slot: number; features: Float32Array }>();
+  private readonly slots = new Map<number, Float32Array>();
+  private nextSlot = 0;
+  private allDecoder?: Promise<GraphRunner>;
   private constructor(
     readonly path: string,
     readonly config: LlavaConfig,
@@ -97,7 +104,9 @@ export class LlavaModel {
     private readonly decoder: GraphRunner,
     private readonly checkpoint: Checkpoint | undefined,
     /** float64 on the interpreter, float32 on onnxruntime. */
-    private readonly dtype: 'float32' | 'float64',
+    readonly dtype: 'float32' | 'float64',
+    /** Builds the decoder graph with logits for every fed position (prompt scoring), on first use. */
+    private readonly buildAllDecoder: () => Promise<GraphRunner>,
   ) {}
 
   /** Builds the three graphs over a weight store (strict: every tensor present and used). */
@@ -123,16 +132,19 @@ export class LlavaModel {
     const ignore = llavaIgnoreTensor(config);
     const unused = store.names().filter((n) => !used.has(n) && !ignore(n));
     if (unused.length) throw new SlmError('FORMAT_ERROR', `${path}: ${unused.length} checkpoint tensor(s) the model does not use, e.g. ${unused.slice(0, 4).join(', ')}`);
-    const runners = await Promise.all(graphs.map(async (g): Promise<GraphRunner> => {
+    const runner = async (g: Graph): Promise<GraphRunner> => {
       if (interp) return interpreterRunner(g);
       const cg = await compile(g, { threads: opts.threads, cacheDir: opts.cacheDir ?? false });
-      return { run: (f) => cg.run(f), dispose: () => cg.dispose() };
-    }));
-    return new LlavaModel(path, config, tokenizer, eosIds, runners[0]!, runners[1]!, runners[2]!, checkpoint, dtype);
+      return { run: (f, o) => cg.run(f, o?.fetches ?? undefined), dispose: () => cg.dispose() };
+    };
+    const runners = await Promise.all(graphs.map(runner));
+    const all = () => runner(make('llava-decoder-all', textOpts, (vb) => buildLlavaDecoderGraph(vb, config, { cache: true, lastLogitsOnly: false })));
+    return new LlavaModel(path, config, tokenizer, eosIds, runners[0]!, runners[1]!, runners[2]!, checkpoint, dtype, all);
   }
 
   async dispose(): Promise<void> {
-    for (const r of [this.image, this.embed, this.decoder]) await r.dispose?.();
+    const all = this.allDecoder ? await this.allDecoder.catch(() => undefined) : undefined;
+    for (const r of [this.image, this.embed, this.decoder, all]) await r?.dispose?.();
     await this.checkpoint?.close();
   }
 
@@ -141,22 +153,93 @@ export class LlavaModel {
   }
 
   /** Projected features [tokens, hidden] of one preprocessed image, cached by content hash. */
-  async encodeImage(px: PixelValues): Promise<Float32Array> {
+  async encodeImage(px: PixelValues, signal?: AbortSignal): Promise<Float32Array> {
+    return (await this.register(px, signal)).features;
+  }
+
+  private async register(px: PixelValues, signal?: AbortSignal): Promise<{ slot: number; features: Float32Array }> {
     const S = this.config.vision.imageSize;
     if (px.size !== S || px.data.length !== 3 * S * S) throw new SlmError('INVALID_ARGUMENT', `pixel values must be [3, ${S}, ${S}], got ${px.data.length} values of size ${px.size}`);
     const key = createHash('sha256').update(new Uint8Array(px.data.buffer, px.data.byteOffset, px.data.byteLength)).digest('hex');
     const hit = this.featureCache.get(key);
-    if (hit) return hit;
-    const out = await this.image.run({ pixel_values: { dtype: this.dtype, shape: [1, 3, S, S], data: this.dtype === 'float64' ? Float64Array.from(px.data) : px.data } as HostTensor });
-    const f = Float32Array.from(out.image_features!.data as Float32Array);
-    if (this.featureCache.size >= 16) this.featureCache.delete(this.featureCache.keys().next().value!);
-    this.featureCache.set(key, f);
-    return f;
+    if (hit) {
+      // Most recently used last: eviction takes the oldest.
+      this.featureCache.delete(key);
+      this.featureCache.set(key, hit);
+      return hit;
+    }
+    const out = await this.image.run({ pixel_values: { dtype: this.dtype, shape: [1, 3, S, S], data: this.dtype === 'float64' ? Float64Array.from(px.data) : px.data } as HostTensor }, { signal });
+    const entry = { slot: this.nextSlot++, features: Float32Array.from(out.image_features!.data as Float32Array) };
+    if (this.featureCache.size >= MAX_REGISTERED_IMAGES) {
+      const [oldKey, old] = this.featureCache.entries().next().value!;
+      this.featureCache.delete(oldKey);
+      this.slots.delete(old.slot);
+    }
+    this.featureCache.set(key, entry);
+    this.slots.set(entry.slot, entry.features);
+    return entry;
   }
 
   /** Distinct images whose features are cached. */
   get cachedImages(): number {
     return this.featureCache.size;
+  }
+
+  /**
+   * Placeholder token ids standing for one image's positions in a prompt fed to a session
+   * (createSession): ids ≥ the text vocabulary, unique to the image's content for the model's
+   * lifetime (a new slot per distinct image, never reused), so prompt-prefix reuse compares
+   * them like text. They stay valid while the image is among the MAX_REGISTERED_IMAGES most
+   * recently used; the image is encoded once however often it is asked for.
+   */
+  async imageIds(px: PixelValues, signal?: AbortSignal): Promise<number[]> {
+    const { slot } = await this.register(px, signal);
+    const N = imageTokens(this.config);
+    const base = this.config.text.vocabSize + slot * N;
+    return Array.from({ length: N }, (_, j) => base + j);
+  }
+
+  /** inputs_embeds [ids.length, hidden] for text ids and image placeholder ids (imageIds). */
+  async embedIds(ids: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+    const H = this.config.text.hidden;
+    const V = this.config.text.vocabSize;
+    const N = imageTokens(this.config);
+    const text = ids.filter((t) => t < V);
+    const emb = text.length ? (await this.embed.run({ input_ids: { dtype: 'int64', shape: [1, text.length], data: BigInt64Array.from(text, BigInt) } }, { signal })).inputs_embeds!.data : new Float32Array(0);
+    const out = new Float32Array(ids.length * H);
+    let t = 0;
+    ids.forEach((id, i) => {
+      if (id < V) {
+        for (let h = 0; h < H; h++) out[i * H + h] = emb[t * H + h] as number;
+        t++;
+        return;
+      }
+      const slot = Math.floor((id - V) / N);
+      const f = this.slots.get(slot);
+      if (!f) throw new SlmError('INVALID_ARGUMENT', `image placeholder id ${id}: its image is no longer registered (more than ${MAX_REGISTERED_IMAGES} images since); send the image again`);
+      const row = (id - V) % N;
+      out.set(f.subarray(row * H, (row + 1) * H), i * H);
+    });
+    return out;
+  }
+
+  /**
+   * One decoder run over `embeds` [seq, hidden] on top of a KV cache (past: key, value per
+   * layer, [1, kvHeads, past, headDim]); logits of the last position, or of all with `allLogits`.
+   */
+  async decodeEmbeds(embeds: Float32Array, past: readonly HostTensor[], pos: number, o: { allLogits?: boolean; signal?: AbortSignal } = {}): Promise<{ logits: HostTensor; present: HostTensor[] }> {
+    const H = this.config.text.hidden;
+    const seq = embeds.length / H;
+    const feeds: Record<string, HostTensor> = {
+      inputs_embeds: { dtype: this.dtype, shape: [1, seq, H], data: this.dtype === 'float64' ? Float64Array.from(embeds) : embeds } as HostTensor,
+      position_ids: { dtype: 'int64', shape: [1, seq], data: BigInt64Array.from({ length: seq }, (_, j) => BigInt(pos + j)) },
+    };
+    past.forEach((p, i) => (feeds[i % 2 ? `past_value.${i >> 1}` : `past_key.${i >> 1}`] = p));
+    const runner = o.allLogits ? await (this.allDecoder ??= this.buildAllDecoder()) : this.decoder;
+    const out = await runner.run(feeds, { signal: o.signal });
+    const present: HostTensor[] = [];
+    for (let i = 0; i < this.config.text.layers; i++) present.push(out[`present_key.${i}`]!, out[`present_value.${i}`]!);
+    return { logits: out.logits!, present };
   }
 
   /** inputs_embeds [seq, hidden] for ids with IMAGE_TOKEN_INDEX placeholders, one image each in order. */
@@ -186,17 +269,8 @@ export class LlavaModel {
 
   /** Logits of the last position after feeding `embeds` [seq, hidden] on top of the cache. */
   private async step(embeds: Float32Array, past: HostTensor[], pos: number): Promise<{ logits: Float32Array; present: HostTensor[] }> {
-    const H = this.config.text.hidden;
-    const seq = embeds.length / H;
-    const feeds: Record<string, HostTensor> = {
-      inputs_embeds: { dtype: this.dtype, shape: [1, seq, H], data: this.dtype === 'float64' ? Float64Array.from(embeds) : embeds } as HostTensor,
-      position_ids: { dtype: 'int64', shape: [1, seq], data: BigInt64Array.from({ length: seq }, (_, j) => BigInt(pos + j)) },
-    };
-    past.forEach((p, i) => (feeds[i % 2 ? `past_value.${i >> 1}` : `past_key.${i >> 1}`] = p));
-    const out = await this.decoder.run(feeds);
-    const present: HostTensor[] = [];
-    for (let i = 0; i < this.config.text.layers; i++) present.push(out[`present_key.${i}`]!, out[`present_value.${i}`]!);
-    return { logits: Float32Array.from(out.logits!.data as Float32Array), present };
+    const r = await this.decodeEmbeds(embeds, past, pos);
+    return { logits: Float32Array.from(r.logits.data as Float32Array), present: r.present };
   }
 
   /**
@@ -264,5 +338,14 @@ export async function loadLlava(path: string, opts: LoadLlavaOptions = {}): Prom
   } catch (e) {
     await checkpoint.close();
     throw e;
+  }
+}
+
+/** Whether `path` is a LLaVA folder (llava_phi or llava config), from config.json alone. */
+export async function isLlavaModel(path: string): Promise<boolean> {
+  try {
+    return canonicalModelType((await detectModelType(path)).declared) === 'llava';
+  } catch {
+    return false;
   }
 }

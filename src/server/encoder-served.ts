@@ -10,6 +10,8 @@ import { loadServedModel, type LoadServedModelOptions } from './load-model.ts';
 import { detectModelType } from '../formats/model-folder.ts';
 import { readGgufMetadata } from '../formats/gguf/index.ts';
 import { MASKED_LM_ARCHS } from '../models/registry.ts';
+import { isLlavaModel } from '../models/llava-load.ts';
+import { loadLlavaServedModel } from './llava-served.ts';
 
 export interface EncoderServedModel extends ServedModel {
   readonly encoder: EncoderModel;
@@ -50,5 +52,6 @@ export async function isEncoderModel(path: string): Promise<boolean> {
 /** `slm serve`'s loader: an encoder as above, anything else through loadServedModel. */
 export async function loadAnyServedModel(path: string, o: LoadServedModelOptions): Promise<ServedModel> {
   if (await isEncoderModel(path)) return loadEncoderServedModel(path, { name: o.name, dtype: o.dtype, threads: o.threads, cacheDir: o.cacheDir, backend: o.backend, signal: o.signal });
+  if (await isLlavaModel(path)) return loadLlavaServedModel(path, { name: o.name, ctx: o.ctx, dtype: o.dtype, threads: o.threads, cacheDir: o.cacheDir, backend: o.backend });
   return loadServedModel(path, o);
 }

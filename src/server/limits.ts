@@ -20,6 +20,16 @@ export interface ServerLimits {
    * a prompt longer than context × this cannot fit, so it is refused before tokenizing.
    */
   fallbackMaxTokenChars: number;
+  /** Image content parts in one chat request (vision-language models; image-parts.ts). */
+  maxImagesPerRequest: number;
+  /** Bytes of one image (the decoded data: URL, or a fetched remote image). */
+  maxImageBytes: number;
+  /** Pixels of one image, checked from its header before decoding. */
+  maxImagePixels: number;
+  /** Fetch http(s) image URLs (off by default: a 400 says to send a data: URL). */
+  allowRemoteImages: boolean;
+  /** Time for fetching one remote image. */
+  remoteImageTimeoutMs: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -28,6 +38,11 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxTokenizeChars: 1024 * 1024,
   inlineTokenizeChars: 4096,
   fallbackMaxTokenChars: 64,
+  maxImagesPerRequest: 4,
+  maxImageBytes: 3 * 1024 * 1024,
+  maxImagePixels: 25_000_000,
+  allowRemoteImages: false,
+  remoteImageTimeoutMs: 10_000,
 });
 
 export function serverLimits(overrides: Partial<ServerLimits> = {}): ServerLimits {

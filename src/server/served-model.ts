@@ -4,6 +4,7 @@ import type { DecoderSession } from '../generate/types.ts';
 import type { TextCodec } from '../generate/text-codec.ts';
 import type { ChatMessage } from '../tokenizer/types.ts';
 import type { ToolFormat } from './tools.ts';
+import type { VisionChat } from './image-parts.ts';
 
 export interface ServedModel {
   /** The id clients pass as `model` (and /v1/models lists). */
@@ -49,6 +50,8 @@ export interface ServedModel {
   /** One vector per token-id list (for /v1/embeddings). */
   embed?(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[][]>;
   dispose?(): Promise<void>;
+  /** Vision-language models: chat prompts with image content parts (image-parts.ts). */
+  readonly vision?: VisionChat;
   /** Special-token strings and chat template for GET /tokenizer_info (lm-eval's remote tokenizer probe). */
   readonly tokenizerInfo?: TokenizerInfo;
 }

@@ -3,12 +3,15 @@
 // `tool` results). Everything else is schemas.ts's strict chatRequest.
 import { z } from 'zod';
 import { chatRequest } from './schemas.ts';
+import { imagePart } from './image-parts.ts';
 
 /** OpenAI's rule for function names (it also keeps them free of JSON escapes). */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 const textPart = z.strictObject({ type: z.literal('text'), text: z.string() });
 const content = z.union([z.string(), z.array(textPart)]);
+// Image parts (image-parts.ts) pass the schema in user/system messages; a text-only model answers them with a 400.
+const userContent = z.union([z.string(), z.array(z.union([textPart, imagePart]))]);
 
 const toolCall = z.strictObject({
   id: z.string(),
@@ -18,7 +21,7 @@ const toolCall = z.strictObject({
 
 const plainMessage = z.strictObject({
   role: z.enum(['system', 'developer', 'user']),
-  content: content.nullable(),
+  content: userContent.nullable(),
   name: z.string().optional(),
 });
 const assistantMessage = z.strictObject({
@@ -62,4 +65,4 @@ export const chatToolRequest = chatRequest.extend({
 });
 export type ChatToolRequest = z.infer<typeof chatToolRequest>;
 
-export const textOf = (c: z.infer<typeof content> | null | undefined): string => (typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join(''));
+export const textOf = (c: z.infer<typeof userContent> | null | undefined): string => (typeof c === 'string' ? c : (c ?? []).map((p) => (p.type === 'text' ? p.text : '')).join(''));

@@ -13,15 +13,15 @@ import type { Command } from '../command.ts';
 import { SlmError } from '../../errors.ts';
 import { generate } from '../../generate/generate.ts';
 import { PrefixCache } from '../../generate/prefix-cache.ts';
-import { loadServedModel } from '../../server/load-model.ts';
-import type { ChatMessage } from '../../tokenizer/types.ts';
+import { encodeChatTurn, loadChatModel, readChatImage, type ImageChatMessage } from '../chat-images.ts';
+import type { RgbImage } from '../../vision/decode.ts';
 import { loadConversation, saveConversation, withSystem } from '../chat-conversation.ts';
 import { loadFromFlags, SAMPLING_OPTIONS, samplingFromFlags } from '../generation-options.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 
 const HELP =
-  'Commands: /reset clears the conversation, /save FILE and /load FILE keep it as JSON, /bye (or /exit) quits, /help. ' +
+  'Commands: /image FILE attaches a picture to your next message (vision models), /reset clears the conversation, /save FILE and /load FILE keep it as JSON, /bye (or /exit) quits, /help. ' +
   'Ctrl-C stops a reply; Ctrl-D or /bye at the prompt quits.\n';
 
 /** Ctrl-C at the prompt: clear what was typed, or say how to quit; either way, prompt again. */
@@ -37,9 +37,10 @@ function onPromptInterrupt(rl: Interface, io: { stdout: NodeJS.WritableStream; s
 const chat: Command = {
   name: 'chat',
   summary: 'chat with a model in the terminal (multi-turn, streaming)',
-  usage: '[model] [--system TEXT] [--load FILE] [--save FILE] [--lora DIR] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]',
+  usage: '[model] [--image FILE] [--system TEXT] [--load FILE] [--save FILE] [--lora DIR] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]',
   options: {
     ...PULL_OPTION,
+    image: { type: 'string', description: 'vision models (LLaVA): a picture for the first message (more with /image FILE)', valueName: 'file' },
     system: { type: 'string', short: 's', description: 'system prompt (replaces a loaded conversation’s)', valueName: 'text' },
     load: { type: 'string', description: 'start from a conversation saved as JSON {"messages": [{role, content}]}', valueName: 'file' },
     save: { type: 'string', description: 'write the conversation to this JSON file after every reply', valueName: 'file' },
@@ -55,11 +56,13 @@ const chat: Command = {
     const saveTo = values.save as string | undefined;
     const verbose = !!values.verbose;
     const interactive = !!(io.stdin as { isTTY?: boolean }).isTTY;
-    let history: ChatMessage[] = withSystem(typeof values.load === 'string' ? loadConversation(values.load) : [], system);
+    let history: ImageChatMessage[] = withSystem(typeof values.load === 'string' ? loadConversation(values.load) : [], system);
     // /reset keeps the system prompt (given or loaded) and forgets the turns.
-    const fresh = (): ChatMessage[] => history.filter((m) => m.role === 'system').slice(0, 1);
+    const fresh = (): ImageChatMessage[] => history.filter((m) => m.role === 'system').slice(0, 1);
 
-    const model = await loadServedModel(path, { ...loadFromFlags(values), adapter: await adapterFromFlags(values), signal: io.signal });
+    const model = await loadChatModel(path, { ...loadFromFlags(values), adapter: await adapterFromFlags(values), signal: io.signal });
+    // Pictures for the next user message (--image, /image FILE).
+    let pending: RgbImage[] = typeof values.image === 'string' ? [await readChatImage(model, values.image)] : [];
     const session = await model.createSession();
     const cache = new PrefixCache(session);
     const stop = [...(typeof sampling.stop === 'string' ? [sampling.stop] : sampling.stop ?? []), ...model.chatStop];
@@ -77,12 +80,23 @@ const chat: Command = {
       rl.prompt();
     }
     /** Runs a /command; false when it ends the chat. */
-    const command = (text: string): boolean => {
+    const command = async (text: string): Promise<boolean> => {
       const [name, ...args] = text.split(/\s+/);
       const file = args.join(' ');
       if (name === '/bye' || name === '/exit' || name === '/quit') return false;
-      if (name === '/reset' || name === '/clear') {
+      if (name === '/image') {
+        try {
+          if (!file) throw new SlmError('INVALID_ARGUMENT', '/image needs a file name');
+          const im = await readChatImage(model, file);
+          pending.push(im);
+          io.stderr.write(`(image ${im.width} × ${im.height} attached to your next message)\n`);
+        } catch (e) {
+          if (!(e instanceof SlmError)) throw e;
+          io.stderr.write(`(${e.message})\n`);
+        }
+      } else if (name === '/reset' || name === '/clear') {
         history = fresh();
+        pending = [];
         io.stderr.write('(conversation cleared)\n');
       } else if (name === '/help' || name === '/?') io.stderr.write(HELP);
       else if ((name === '/save' || name === '/load') && !file) io.stderr.write(`(${name} needs a file name)\n`);
@@ -105,10 +119,11 @@ const chat: Command = {
       for await (const line of rl) {
         const text = line.trim();
         if (text.startsWith('/')) {
-          if (!command(text)) break;
+          if (!(await command(text))) break;
         } else if (text !== '') {
-          const turn = [...history, { role: 'user', content: line }];
-          const ids = model.encodeChat(turn);
+          const turn: ImageChatMessage[] = [...history, { role: 'user', content: line, ...(pending.length ? { images: pending } : {}) }];
+          pending = [];
+          const ids = await encodeChatTurn(model, turn, io.signal);
           const room = model.contextLength - ids.length;
           if (room <= 0) {
             io.stderr.write(`(the conversation has ${ids.length} tokens, the context holds ${model.contextLength}: /reset to start over)\n`);

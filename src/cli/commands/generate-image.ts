@@ -3,17 +3,9 @@
 // in the model's phi-2_v0 conversation as "<image>\n{question}".
 import type { CommandIO } from '../command.ts';
 import { loadLlava, phi2V0Prompt, type LoadLlavaOptions } from '../../models/llava-load.ts';
+export { isLlavaModel } from '../../models/llava-load.ts';
 import { imagePixels } from '../../vision/load-image.ts';
-import { detectModelType, canonicalModelType } from '../../formats/model-folder.ts';
 import { SlmError } from '../../errors.ts';
-
-export async function isLlavaModel(model: string): Promise<boolean> {
-  try {
-    return canonicalModelType((await detectModelType(model)).declared) === 'llava';
-  } catch {
-    return false;
-  }
-}
 
 export async function runLlavaGenerate(o: { model: string; prompt: string; images: string[]; maxTokens?: number; temperature?: number; seed?: number; json: boolean; load: LoadLlavaOptions }, io: CommandIO): Promise<number> {
   if (o.images.length > 1) throw new SlmError('INVALID_ARGUMENT', 'one --image per request (LLaVA-Phi was trained with one image per conversation)');

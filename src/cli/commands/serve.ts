@@ -70,6 +70,7 @@ const serve: Command = {
     ctx: { type: 'string', description: 'context length (default: the model’s, capped at 4096)', valueName: 'n' },
     'log-format': { type: 'string', description: 'stderr log lines (one access-log line per request) as text or json (env SLM_LOG_FORMAT); default text', valueName: 'fmt' },
     ui: { type: 'boolean', description: 'also serve the playground page at / (run the model in the browser or on this server)' },
+    'allow-remote-images': { type: 'boolean', description: 'vision models: fetch http(s) image URLs in chat requests (size- and time-limited); default: data: URLs only' },
     ...LORA_OPTION,
     ...EFT_OPTIONS,
   },
@@ -107,7 +108,7 @@ const serve: Command = {
       ? loadT5ServedModel(path, { signal: stop.signal })
       : loadAnyServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
-    const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...(values.ui ? { ui: { modelPath: path, modelName: basename(path) } } : {}) });
+    const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...(values['allow-remote-images'] ? { limits: { allowRemoteImages: true } } : {}), ...(values.ui ? { ui: { modelPath: path, modelName: basename(path) } } : {}) });
     try {
       const { url } = await server.listen(port, host).catch((e) => {
         // No server: stop loading the model too, without a second message about that.

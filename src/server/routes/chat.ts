@@ -10,6 +10,7 @@ import { chatToolRequest, type ChatToolRequest } from '../tool-schemas.ts';
 import { FALLBACK_TOOL_FORMAT, newCallId, planTools, templateTools, toChatMessages, toolConstraint, ToolReplyParser, type ToolPlan } from '../tools.ts';
 import { executeOnce, executeStream, newId, nowSeconds } from './execute.ts';
 import { encodeChatBounded } from '../text-bounds.ts';
+import { encodeImageChat, hasImageParts, refuseImagesIfTextOnly } from '../image-parts.ts';
 
 export interface PreparedChat {
   promptIds: number[];
@@ -21,6 +22,7 @@ export interface PreparedChat {
 /** Prompt and generation jobs for a validated chat request (shared with /v1/responses). */
 export async function prepareChat(sc: ServerContext, req: ChatToolRequest, clientSignal?: AbortSignal): Promise<PreparedChat> {
   checkModel(sc, req.model);
+  refuseImagesIfTextOnly(sc, req.messages);
   if (!sc.model.encodeChat) throw badRequest(`The model '${sc.model.name}' has no chat template; use /v1/completions.`, 'messages', 'no_chat_template');
   if (req.top_logprobs && !req.logprobs) throw badRequest('top_logprobs requires logprobs: true.', 'top_logprobs');
   if (req.max_tokens != null && req.max_completion_tokens != null && req.max_tokens !== req.max_completion_tokens) {
@@ -28,7 +30,9 @@ export async function prepareChat(sc: ServerContext, req: ChatToolRequest, clien
   }
   const tools = planTools(req, sc.model);
   const messages = toChatMessages(req.messages, tools, sc.model.toolFormat ?? FALLBACK_TOOL_FORMAT);
-  const promptIds = await encodeChatBounded(sc, messages, clientSignal, tools && (sc.model.toolFormat?.inTemplate ?? false) ? { tools: templateTools(tools.tools) } : undefined);
+  const promptIds = hasImageParts(req.messages)
+    ? await encodeImageChat(sc, req.messages, { tools: !!tools, signal: clientSignal })
+    : await encodeChatBounded(sc, messages, clientSignal, tools && (sc.model.toolFormat?.inTemplate ?? false) ? { tools: templateTools(tools.tools) } : undefined);
   const maxTokens = resolveMaxTokens(promptIds.length, req.max_completion_tokens ?? req.max_tokens, sc.ctx, 'rest', 'messages');
   const schema = schemaFor(req.response_format);
   const n = req.n ?? 1;
