@@ -67,10 +67,10 @@ function folderFetch(files: Record<string, Uint8Array>, failRange: (n: number) =
     if (init?.method === 'HEAD') return new Response(null, { status: 200, headers });
     const range = new Headers(init?.headers).get('range');
     const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-    if (!m) return new Response(body, { status: 200, headers });
+    if (!m) return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers });
     if (failRange(++ranges)) throw new TypeError('network error (connection reset)');
     const part = body.subarray(Number(m[1]), Number(m[2]) + 1);
-    return new Response(part, { status: 206, headers: { 'content-length': String(part.byteLength) } });
+    return new Response(part as Uint8Array<ArrayBuffer>, { status: 206, headers: { 'content-length': String(part.byteLength) } });
   };
   return { fetch: f as typeof fetch, ranges: () => ranges };
 }
