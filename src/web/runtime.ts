@@ -53,6 +53,13 @@ export function configureRuntime(o: WebRuntimeOptions): { threads: number; isola
   return { threads: ort.env.wasm.numThreads ?? 0, isolated };
 }
 
+/** A macrotask turn: scheduler.yield() where the browser has it, else a zero timeout. */
+function yieldToPage(): Promise<void> {
+  const s = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
+  if (typeof s?.yield === 'function') return s.yield();
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 function ortType(d: HostTensor['dtype']): 'float32' | 'float16' | 'int32' | 'int64' | 'bool' {
   if (d === 'float32' || d === 'float16' || d === 'int32' || d === 'int64' || d === 'bool') return d;
   throw new SlmError('UNSUPPORTED', `onnxruntime-web cannot exchange ${d} tensors`);
@@ -116,6 +123,9 @@ export async function compileWeb(graph: Graph, o: WebCompileOptions = {}): Promi
       if (opts?.fetches && Object.values(opts.fetches).some((v) => v !== null)) {
         throw new SlmError('UNSUPPORTED', 'preallocated fetches (the shared KV mode) are not available on onnxruntime-web');
       }
+      // Let the page handle input (a Stop click) and paint between runs: onnxruntime-web's runs
+      // resolve without returning to the event loop, so a long reply would freeze the tab.
+      await yieldToPage();
       throwIfAborted(opts?.signal);
       let r: ort.InferenceSession.ReturnType;
       try {
