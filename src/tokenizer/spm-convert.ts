@@ -93,7 +93,7 @@ function textNormalizers(spm: SpmVocab): Record<string, unknown>[] {
   if (name === 'nfkc' || name === 'nfkc_cf') out.push({ type: 'NFKC' });
   else if (name.startsWith('nmt_nfkc') || (name !== 'identity' && spm.precompiledCharsmap)) {
     // The library approximates the charsmap with NMT rules + NFKC (it does not run the trie).
-    out.push({ type: 'Precompiled', precompiled_charsmap: spm.precompiledCharsmap ? Buffer.from(spm.precompiledCharsmap).toString('base64') : '' });
+    out.push({ type: 'Precompiled', precompiled_charsmap: spm.precompiledCharsmap ? base64(spm.precompiledCharsmap) : '' });
   }
   if (name.endsWith('_cf')) out.push({ type: 'Lowercase' });
   if (spm.removeExtraWhitespaces) {
@@ -143,4 +143,11 @@ export function mergesFromScores(pieces: readonly SpmPiece[]): [string, string][
     for (const s of splits) merges.push([s.left, s.right]);
   }
   return merges;
+}
+
+/** Standard base64 of bytes, with btoa rather than Buffer: this module also runs in a page (src/web). */
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
 }

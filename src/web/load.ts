@@ -1,28 +1,30 @@
 // loadCausalLM for a page: the same architecture registry, config parsing, checkpoint check,
 // tokenizer and decoder graphs as src/models/load.ts, with the files read from a ModelSource
-// (URL / File / buffer) and the graphs run on onnxruntime-web. No Node modules are reached
-// from here (a test checks the bundle).
+// (a Hugging Face folder or one GGUF file, from URLs / Files / buffers) and the graphs run on
+// onnxruntime-web. Built graphs are kept in the page's Origin Private File System (cache.ts),
+// so a second visit reads no weights. No Node modules are reached from here (a test checks
+// the bundle).
 import { SlmError, throwIfAborted } from '../errors.ts';
-import { ByteReader } from '../formats/byte-source.ts';
-import { openSafetensorsReader } from '../formats/safetensors-core.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
 import { webCausalLMArch } from './archs.ts';
 import type { CausalLMArch, DecoderGraphOptions } from '../models/causal-lm.ts';
-import { CheckpointStore, assertCheckpointMatches } from '../models/checkpoint-store.ts';
+import { assertCheckpointMatches } from '../models/checkpoint-store.ts';
 import { KvDecoderSession, SharedKvDecoderSession, type DecoderRunners, type GraphRunner } from '../models/decoder-session.ts';
 import { decoderGraph } from '../models/runners.ts';
 import { listWeights } from '../nn/init-store.ts';
 import type { LinearDType } from '../nn/var-builder.ts';
-import { HfTokenizer } from '../tokenizer/hf-tokenizer.ts';
-import type { TokenizerConfig, TokenizerJson } from '../tokenizer/tokenizer-json.ts';
+import type { HfTokenizer } from '../tokenizer/hf-tokenizer.ts';
 import { generate, type GenerateOptions } from '../generate/generate.ts';
 import { codecFromTokenizer } from '../generate/text-codec.ts';
 import { encodePrompt } from '../generate/encode-prompt.ts';
 import type { DecoderSession, GenerationStep } from '../generate/types.ts';
 import type { Generation } from '../generate/generation.ts';
 import type { GenerateResult } from '../generate/sequence-run.ts';
-import { compileWeb, configureRuntime, WASM_MEMORY_LIMIT, type WebRuntimeOptions } from './runtime.ts';
-import { readJson, type ModelSource } from './model-source.ts';
+import { QUANTIZER_VERSION } from '../quant/blockwise.ts';
+import { compileWeb, configureRuntime, WASM_MEMORY_LIMIT, type WebCompiledGraph, type WebRuntimeOptions } from './runtime.ts';
+import { countingSource, type ModelSource } from './model-source.ts';
+import { openWebModel } from './open-model.ts';
+import { opfsModelCache, type BuiltModelCache } from './cache.ts';
 
 export type WebModelDType = 'f32' | 'q8' | 'q4';
 const LINEAR_OF: Record<WebModelDType, LinearDType> = { f32: 'float32', q8: 'q8', q4: 'q4' };
@@ -35,6 +37,27 @@ export interface WebLoadOptions extends WebRuntimeOptions {
   /** The KV cache layout of the graphs (default 'append', as in Node). */
   kvMode?: 'append' | 'concat';
   signal?: AbortSignal;
+  /**
+   * Where built graphs are kept between visits: default the Origin Private File System when
+   * the page has one (Node: none); false: never cached.
+   */
+  cache?: BuiltModelCache | false;
+  /**
+   * Build the decode graph while loading (default true), so load progress covers the weights
+   * and the first reply starts at once; false: on the first generate.
+   */
+  eager?: boolean;
+  /** Loading progress: weight bytes read, graphs taken from the cache or built. */
+  onProgress?: (p: WebLoadProgress) => void;
+}
+
+export interface WebLoadProgress {
+  phase: 'weights' | 'graph-built' | 'graph-cached' | 'cache-error';
+  /** Weight bytes read so far / the weights file's size ('weights'). */
+  loaded?: number;
+  total?: number;
+  /** The graph built or found ('graph-*'), or the cache's complaint ('cache-error'). */
+  detail?: string;
 }
 
 export class WebCausalLM<C = unknown> {
@@ -53,6 +76,10 @@ export class WebCausalLM<C = unknown> {
     readonly threads: number,
     private readonly runners: DecoderRunners,
     private readonly checkpoint: Checkpoint,
+    /** 'safetensors' (a Hugging Face folder) or 'gguf'. */
+    readonly format: 'safetensors' | 'gguf',
+    /** Graphs built so far, and how many of them came from the built-model cache. */
+    readonly graphs: { built: number; cached: number; cache?: string },
   ) {}
 
   get modelType(): string {
@@ -97,87 +124,96 @@ export class WebCausalLM<C = unknown> {
   }
 }
 
-async function required(src: ModelSource, file: string) {
-  const s = await src.open(file);
-  if (!s) throw new SlmError('NOT_FOUND', `${src.name}: no ${file} (a Hugging Face model folder needs config.json, tokenizer.json and model.safetensors)`);
-  return s;
-}
-
-async function openTokenizer(src: ModelSource): Promise<HfTokenizer> {
-  const json = (await readJson(await required(src, 'tokenizer.json'))) as unknown as TokenizerJson;
-  if (!json.model || typeof json.model !== 'object') throw new SlmError('INVALID_ARGUMENT', `${src.name}: tokenizer.json has no model: not a tokenizer.json`);
-  const cfgSrc = await src.open('tokenizer_config.json');
-  const config = cfgSrc ? ((await readJson(cfgSrc)) as TokenizerConfig) : undefined;
-  return new HfTokenizer({ json, config, file: `${src.name}tokenizer.json` });
-}
-
 export async function loadCausalLMWeb(src: ModelSource, opts: WebLoadOptions = {}): Promise<WebCausalLM> {
   throwIfAborted(opts.signal);
-  const configFile = `${src.name}config.json`;
-  const rawConfig = await readJson(await required(src, 'config.json'));
-  const arch = webCausalLMArch(rawConfig.model_type, configFile);
-  const config = arch.parseConfig(rawConfig, configFile);
-  const genSrc = await src.open('generation_config.json');
-  const generationConfig = genSrc ? await readJson(genSrc) : {};
-
-  // Parameters and memory from shapes alone, before any weight is read.
-  const shapes = listWeights(arch, config);
-  let params = 0;
-  let linearParams = 0;
-  for (const [, s] of shapes) {
-    const n = s.reduce((a, b) => a * b, 1);
-    params += n;
-    if (s.length === 2 && s[1]! % 32 === 0) linearParams += n;
-  }
-  const dtype = opts.dtype ?? (params > 100e6 ? 'q4' : 'f32');
-  const perLinear = dtype === 'q4' ? 0.5 + 8 / 32 : dtype === 'q8' ? 1 + 8 / 32 : 4;
-  const context = Math.min(opts.context ?? Math.min(arch.maxPositions(config), 2048), arch.maxPositions(config));
-  const kv = arch.kvLayout(config);
-  const memoryBytes = linearParams * perLinear + (params - linearParams) * 4 + 2 * kv.layers * kv.kvHeads * kv.headDim * context * 4;
-  if (memoryBytes > WASM_MEMORY_LIMIT) {
-    const gb = (n: number) => (n / 1024 ** 3).toFixed(2);
-    throw new SlmError('OUT_OF_MEMORY', `${src.name}: ${(params / 1e6).toFixed(0)}M parameters at ${dtype} need about ${gb(memoryBytes)} GiB, more than the browser's 4 GiB wasm32 memory limit; try dtype q4 or a smaller context`);
-  }
-
-  const weights = await src.open('model.safetensors');
-  if (!weights) {
-    const sharded = await src.open('model.safetensors.index.json');
-    throw new SlmError(sharded ? 'UNSUPPORTED' : 'NOT_FOUND', `${src.name}: ${sharded ? 'sharded safetensors are not supported in the browser yet' : 'no model.safetensors'}`);
-  }
-  const checkpoint = await openSafetensorsReader(new ByteReader(weights));
-  const store = new CheckpointStore(checkpoint);
+  const opened = await openWebModel(src);
+  let checkpoint: Checkpoint | undefined;
   try {
-    assertCheckpointMatches(shapes, store, checkpoint.path, (n) => arch.ignoreTensor?.(n) ?? false);
+    const configFile = opened.format === 'gguf' ? src.name : `${src.name}config.json`;
+    const arch = webCausalLMArch(opened.config.model_type, configFile);
+    const config = arch.parseConfig(opened.config, configFile);
+
+    // Parameters and memory from shapes alone, before any weight is read.
+    const shapes = listWeights(arch, config);
+    let params = 0;
+    let linearParams = 0;
+    for (const [, s] of shapes) {
+      const n = s.reduce((a, b) => a * b, 1);
+      params += n;
+      if (s.length === 2 && s[1]! % 32 === 0) linearParams += n;
+    }
+    const dtype = opts.dtype ?? (params > 100e6 ? 'q4' : 'f32');
+    const perLinear = dtype === 'q4' ? 0.5 + 8 / 32 : dtype === 'q8' ? 1 + 8 / 32 : 4;
+    const context = Math.min(opts.context ?? Math.min(arch.maxPositions(config), 2048), arch.maxPositions(config));
+    const kv = arch.kvLayout(config);
+    const memoryBytes = linearParams * perLinear + (params - linearParams) * 4 + 2 * kv.layers * kv.kvHeads * kv.headDim * context * 4;
+    if (memoryBytes > WASM_MEMORY_LIMIT) {
+      const gb = (n: number) => (n / 1024 ** 3).toFixed(2);
+      throw new SlmError('OUT_OF_MEMORY', `${src.name}: ${(params / 1e6).toFixed(0)}M parameters at ${dtype} need about ${gb(memoryBytes)} GiB, more than the browser's 4 GiB wasm32 memory limit; try dtype q4 or a smaller context`);
+    }
+
+    let loaded = 0;
+    const w = await opened.openWeights((s) => countingSource(s, (n) => opts.onProgress?.({ phase: 'weights', loaded: (loaded += n), total: s.size })));
+    checkpoint = w.checkpoint;
+    assertCheckpointMatches(shapes, w.store, w.checkpoint.path, (n) => arch.ignoreTensor?.(n) ?? false);
+    const tokenizer = await opened.tokenizer();
+    const runConfig = arch.atContext ? arch.atContext(config, context) : config;
+    const { threads } = configureRuntime(opts);
+    const accuracyLevel = 4;
+    const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: dtype !== 'f32', fuseLinears: true };
+    const kvMode = opts.kvMode ?? 'append';
+    const cache = opts.cache === false ? undefined : (opts.cache ?? (typeof navigator !== 'undefined' && (navigator as { storage?: unknown }).storage ? opfsModelCache() : undefined));
+    // The weights' identity in the cache key: the file's version (no version: not cached).
+    const weightsVersion = w.source.version && `${w.source.version}|dtype=${dtype}|acc=${accuracyLevel}|quantizer=${QUANTIZER_VERSION}`;
+    const graphs = { built: 0, cached: 0, cache: cache && weightsVersion ? cache.name : undefined };
+    const build = (o: DecoderGraphOptions, mode: 'append' | 'concat', name: string) => async (): Promise<GraphRunner> => {
+      const g: WebCompiledGraph = await compileWeb(decoderGraph(arch, runConfig, w.store, vbOpts, o), {
+        ...opts,
+        kvMode: mode,
+        accuracyLevel,
+        maxPositions: arch.maxPositions(runConfig),
+        cache,
+        weightsVersion,
+        onCacheError: (e) => opts.onProgress?.({ phase: 'cache-error', detail: e.message }),
+      });
+      graphs.built++;
+      if (g.cacheHit) graphs.cached++;
+      opts.onProgress?.({ phase: g.cacheHit ? 'graph-cached' : 'graph-built', detail: name });
+      return g;
+    };
+    // Each graph is built once, when a session first needs it, and shared by every session.
+    const memo = new Map<string, Promise<GraphRunner>>();
+    const once = (key: string, f: () => Promise<GraphRunner>) => () => {
+      let p = memo.get(key);
+      if (!p) {
+        p = f();
+        memo.set(key, p);
+        p.catch(() => memo.delete(key)); // a failed build (abort, network) is retried next time
+      }
+      return p;
+    };
+    const runners: DecoderRunners = {
+      last: once('last', build({ cache: true, lastLogitsOnly: true }, 'concat', 'decode')),
+      all: once('all', build({ cache: true, lastLogitsOnly: false }, 'concat', 'all-logits')),
+      // 'append' (as in Node): slot buffers fed as inputs, only the new K/V fetched back.
+      shared:
+        kvMode === 'append'
+          ? {
+              last: once('a-last', build({ cache: true, lastLogitsOnly: true }, 'append', 'decode')),
+              all: once('a-all', build({ cache: true, lastLogitsOnly: false }, 'append', 'all-logits')),
+              kvMode,
+            }
+          : undefined,
+      dispose: async () => {
+        for (const p of memo.values()) await (await p.catch(() => undefined))?.dispose?.();
+        memo.clear();
+      },
+    };
+    // The graph every generate needs first: built (or taken from the cache) now.
+    if (opts.eager !== false) await (runners.shared ? runners.shared.last() : runners.last());
+    return new WebCausalLM(src.name, arch, runConfig, tokenizer, opened.generationConfig, dtype, params, memoryBytes, context, threads, runners, w.checkpoint, opened.format, graphs);
   } catch (e) {
-    await checkpoint.close();
+    await (checkpoint ? checkpoint.close() : opened.close());
     throw e;
   }
-  const tokenizer = await openTokenizer(src);
-  const runConfig = arch.atContext ? arch.atContext(config, context) : config;
-  const { threads } = configureRuntime(opts);
-  const vbOpts = { dtype: 'float32' as const, linear: LINEAR_OF[dtype], quantizeEmbeddings: dtype !== 'f32', fuseLinears: true };
-  const kvMode = opts.kvMode ?? 'append';
-  const build = (o: DecoderGraphOptions, mode: 'append' | 'concat') => () =>
-    compileWeb(decoderGraph(arch, runConfig, store, vbOpts, o), { ...opts, kvMode: mode, accuracyLevel: 4, maxPositions: arch.maxPositions(runConfig) });
-  // Each graph is built once, when a session first needs it, and shared by every session.
-  const memo = new Map<string, Promise<GraphRunner>>();
-  const once = (key: string, f: () => Promise<GraphRunner>) => () => {
-    let p = memo.get(key);
-    if (!p) memo.set(key, (p = f()));
-    return p;
-  };
-  const runners: DecoderRunners = {
-    last: once('last', build({ cache: true, lastLogitsOnly: true }, 'concat')),
-    all: once('all', build({ cache: true, lastLogitsOnly: false }, 'concat')),
-    // 'append' (as in Node): slot buffers fed as inputs, only the new K/V fetched back.
-    shared:
-      kvMode === 'append'
-        ? { last: once('a-last', build({ cache: true, lastLogitsOnly: true }, 'append')), all: once('a-all', build({ cache: true, lastLogitsOnly: false }, 'append')), kvMode }
-        : undefined,
-    dispose: async () => {
-      for (const p of memo.values()) await (await p).dispose?.();
-      memo.clear();
-    },
-  };
-  return new WebCausalLM(src.name, arch, runConfig, tokenizer, generationConfig, dtype, params, memoryBytes, context, threads, runners, checkpoint);
 }

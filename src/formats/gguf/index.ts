@@ -1,5 +1,5 @@
 // GGUF: reader, writer, (de)quantization.
-export { openGguf, readGgufMetadata, type GgufFile, type GgufTensorInfo } from './reader.ts';
+export { openGguf, openGgufReader, readGgufMetadata, type GgufFile, type GgufTensorInfo } from './reader.ts';
 export { writeGguf, type GgufTensorToWrite, type GgufWriteOptions, type TypedGgufValue } from './writer.ts';
 export { dequantize } from './dequant.ts';
 export { quantizeQ4_0, quantizeQ8_0 } from './quantize.ts';

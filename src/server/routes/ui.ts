@@ -1,12 +1,12 @@
 // `slm serve --ui`: the playground page at `/`, its script, onnxruntime-web's wasm files, and
-// the served model's folder (read by the page over HTTP ranges) — so a browser can run the same
+// the served model's folder or GGUF file (read by the page over HTTP ranges) — so a browser can run the same
 // model in the page or ask this server's OpenAI API, with nothing installed.
 //
 // Every UI response carries COOP/COEP: the page is then cross-origin isolated, which
 // onnxruntime-web needs for WASM threads (SharedArrayBuffer).
 import { existsSync, statSync } from 'node:fs';
 import { open, readdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context, Hono } from 'hono';
 import { ApiError } from '../api-error.ts';
@@ -48,8 +48,16 @@ const mimeOf = (name: string) => MIME[name.slice(name.lastIndexOf('.'))] ?? 'app
 
 /** A file with Range support (the page reads weights by ranges). */
 async function sendFile(c: Context, path: string): Promise<Response> {
-  const size = statSync(path).size;
-  const headers: Record<string, string> = { ...ISOLATION_HEADERS, 'content-type': mimeOf(path), 'accept-ranges': 'bytes' };
+  const st = statSync(path);
+  const size = st.size;
+  // A validator, so the page's cache of built models (src/web/cache.ts) knows a changed file.
+  const headers: Record<string, string> = {
+    ...ISOLATION_HEADERS,
+    'content-type': mimeOf(path),
+    'accept-ranges': 'bytes',
+    etag: `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+    'last-modified': st.mtime.toUTCString(),
+  };
   const m = /^bytes=(\d+)-(\d*)$/.exec(c.req.header('range') ?? '');
   let start = 0;
   let end = size - 1;
@@ -73,15 +81,29 @@ async function sendFile(c: Context, path: string): Promise<Response> {
 
 const notFound = (what: string) => new ApiError(404, `No ${what}.`, 'not_found_error');
 
+/**
+ * What the page can load of the served model: a Hugging Face folder with model.safetensors, or
+ * one GGUF file (given directly, or alone in a folder without config.json). Its files are then
+ * served from /ui/model/.
+ */
+async function browserModel(modelPath: string): Promise<{ dir: string; gguf?: string } | undefined> {
+  if (!existsSync(modelPath)) return undefined;
+  if (statSync(modelPath).isFile()) return modelPath.toLowerCase().endsWith('.gguf') ? { dir: dirname(modelPath), gguf: basename(modelPath) } : undefined;
+  const files = await readdir(modelPath);
+  if (['config.json', 'tokenizer.json', 'model.safetensors'].every((f) => files.includes(f))) return { dir: modelPath };
+  const ggufs = files.filter((f) => f.toLowerCase().endsWith('.gguf'));
+  return !files.includes('config.json') && ggufs.length === 1 ? { dir: modelPath, gguf: ggufs[0] } : undefined;
+}
+
 export function mountUi(app: Hono, o: UiOptions): void {
-  const isFolder = existsSync(o.modelPath) && statSync(o.modelPath).isDirectory();
+  const served = browserModel(o.modelPath);
   // The source page in a checkout; the copy next to the prebuilt bundle in an installed package.
   const pageFile = existsSync(join(PLAYGROUND_DIR, 'index.html')) ? join(PLAYGROUND_DIR, 'index.html') : join(PREBUILT_DIR, 'index.html');
   app.get('/', async () => new Response(await readFile(pageFile), { headers: { ...ISOLATION_HEADERS, 'content-type': MIME['.html']! } }));
   app.get('/ui/playground.js', async () => new Response((await playgroundScript()) as Uint8Array<ArrayBuffer>, { headers: { ...ISOLATION_HEADERS, 'content-type': MIME['.js']! } }));
   app.get('/ui/info', async (c) => {
-    const files = isFolder ? await readdir(o.modelPath) : [];
-    return c.json({ model: o.modelName, browser: ['config.json', 'tokenizer.json', 'model.safetensors'].every((f) => files.includes(f)) }, 200, ISOLATION_HEADERS);
+    const m = await served;
+    return c.json({ model: o.modelName, browser: m !== undefined, ...(m?.gguf ? { gguf: m.gguf } : {}) }, 200, ISOLATION_HEADERS);
   });
   app.get('/ui/ort/:file', (c) => {
     const file = c.req.param('file');
@@ -90,11 +112,12 @@ export function mountUi(app: Hono, o: UiOptions): void {
     if (!existsSync(path)) throw notFound(`onnxruntime-web file ${file}`);
     return sendFile(c, path);
   });
-  app.get('/ui/model/:file', (c) => {
+  app.get('/ui/model/:file', async (c) => {
     const file = c.req.param('file');
-    // Plain names inside the model folder only.
-    if (!isFolder || !/^[\w][\w.-]*$/.test(file)) throw notFound(`model file ${file}`);
-    const path = join(o.modelPath, file);
+    const m = await served;
+    // Plain names inside the model folder only (for a GGUF, that file only).
+    if (!m || !/^[\w][\w.-]*$/.test(file) || (m.gguf !== undefined && file !== m.gguf)) throw notFound(`model file ${file}`);
+    const path = join(m.dir, file);
     if (!existsSync(path) || !statSync(path).isFile()) throw notFound(`model file ${file}`);
     return sendFile(c, path);
   });

@@ -1,54 +1,82 @@
 // The playground page: run a model in this browser (slmkit/web on onnxruntime-web) or on the
-// server that serves the page (its OpenAI-compatible /v1/completions, streamed), with
-// tokens/s, time to first token and memory shown. Plain DOM code: one page needs no framework.
-import { filesModelSource, loadCausalLMWeb, urlModelSource, type ModelSource, type WebCausalLM } from '../index.ts';
+// server that serves the page (its OpenAI-compatible API, streamed), as a completion or a
+// chat, with tokens/s, time to first token and memory shown. Models: the server's (a Hugging
+// Face folder or a GGUF, read by ranges), or files dropped on the page. Built graphs are kept
+// in the Origin Private File System, so a reload starts without reading weights.
+// Plain DOM code: one page needs no framework.
+import { clearOpfsModelCache, filesModelSource, ggufModelSource, loadCausalLMWeb, opfsAvailable, urlModelSource, type ModelSource, type WebCausalLM, type WebLoadProgress } from '../index.ts';
+import { chatPrompt, readSse, type ChatTurn } from './chat.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const output = $<HTMLDivElement>('output');
 const status = $<HTMLParagraphElement>('status');
 const stats = $<HTMLParagraphElement>('stats');
+const progress = $<HTMLProgressElement>('progress');
 const genButton = $<HTMLButtonElement>('generate');
 const stopButton = $<HTMLButtonElement>('stop');
 
 interface UiInfo {
   model: string;
-  /** The served model's files can be loaded by the page (a Hugging Face folder with safetensors). */
+  /** The served model's files can be loaded by the page. */
   browser: boolean;
+  /** Set when the served model is one GGUF file (its name under /ui/model/). */
+  gguf?: string;
 }
 
-let info: UiInfo | undefined;
 let source: ModelSource | undefined;
-let loaded: { source: ModelSource; model: Promise<WebCausalLM> } | undefined;
+let loaded: { source: ModelSource; backend: string; model: Promise<WebCausalLM> } | undefined;
 let running: AbortController | undefined;
+let history: ChatTurn[] = [];
 
 function say(text: string, error = false): void {
   status.textContent = text;
   status.classList.toggle('error', error);
 }
 
-function num(id: string): number {
-  return Number($<HTMLInputElement>(id).value);
-}
-
-function where(): 'browser' | 'server' {
-  return (document.querySelector('input[name=where]:checked') as HTMLInputElement).value as 'browser' | 'server';
-}
+const num = (id: string) => Number($<HTMLInputElement>(id).value);
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const where = () => (document.querySelector('input[name=where]:checked') as HTMLInputElement).value as 'browser' | 'server';
+const backend = () => $<HTMLSelectElement>('backend').value as 'wasm' | 'webgpu';
+const chatMode = () => $<HTMLInputElement>('chat').checked;
 
 function threadsWanted(): number | undefined {
   const t = new URLSearchParams(location.search).get('threads');
   return t ? Number(t) : undefined;
 }
 
+function onProgress(p: WebLoadProgress): void {
+  if (p.phase === 'weights' && p.total) {
+    progress.hidden = false;
+    progress.value = Math.min(1, p.loaded! / p.total);
+    say(`reading weights: ${mib(p.loaded!)} of ${mib(p.total)}`);
+  } else if (p.phase === 'cache-error') {
+    $<HTMLElement>('cache-note').textContent = p.detail ?? '';
+  }
+}
+
 async function model(): Promise<WebCausalLM> {
-  if (!source) throw new Error('no model files: this server’s model cannot run in the browser; drop a model folder’s files on the page');
-  if (loaded?.source !== source) {
+  if (!source) throw new Error('no model files: this server’s model cannot run in the browser; drop a .gguf or a model folder’s files on the page');
+  if (loaded?.source !== source || loaded.backend !== backend()) {
+    if (loaded) void loaded.model.then((m) => m.dispose()).catch(() => undefined);
     const t0 = performance.now();
     say(`loading ${source.name} …`);
-    const p = loadCausalLMWeb(source, { wasmPaths: '/ui/ort/', threads: threadsWanted() });
-    loaded = { source, model: p };
+    const ep = backend();
+    const p = loadCausalLMWeb(source, { wasmPaths: '/ui/ort/', threads: threadsWanted(), executionProvider: ep, onProgress });
+    loaded = { source, backend: ep, model: p };
     p.then(
-      (m) => say(`loaded ${m.modelType} (${(m.parameterCount / 1e6).toFixed(1)}M parameters, ${m.dtype}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${m.threads === 1 ? '1 thread' : `${m.threads || 'auto'} threads`}${crossOriginIsolated ? '' : ' (page not cross-origin isolated: single-threaded)'}`),
-      () => (loaded = undefined),
+      (m) => {
+        const ms = performance.now() - t0;
+        progress.hidden = true;
+        const from = m.graphs.cached > 0 ? `from the browser cache (${m.graphs.cache})` : m.graphs.cache ? 'built; kept in the browser cache for next time' : 'built (not cacheable)';
+        const threads = m.threads === 1 ? '1 thread' : `${m.threads || 'auto'} threads`;
+        say(`loaded ${m.modelType} ${m.format} (${(m.parameterCount / 1e6).toFixed(1)}M parameters, ${m.dtype}) in ${(ms / 1000).toFixed(1)} s, ${from}; ${threads}${crossOriginIsolated ? '' : ' (page not cross-origin isolated: single-threaded)'}`);
+        document.body.dataset.loadMs = ms.toFixed(0);
+        document.body.dataset.cached = String(m.graphs.cached > 0);
+      },
+      () => {
+        progress.hidden = true;
+        loaded = undefined;
+      },
     );
   }
   return loaded.model;
@@ -69,12 +97,14 @@ function showStats(tokens: number, t0: number, firstAt: number | undefined, memo
     .join(' · ');
 }
 
-async function runInBrowser(prompt: string, signal: AbortSignal): Promise<void> {
-  const m = await model();
+/** Runs in the page; returns the reply text. */
+async function runInBrowser(prompt: string, signal: AbortSignal): Promise<string> {
   const t0 = performance.now();
+  const m = await model();
   let firstAt: number | undefined;
   const tokens: number[] = [];
-  const gen = m.generate(prompt, { maxTokens: num('max-tokens'), temperature: num('temperature'), topP: num('top-p'), signal });
+  const chat = chatMode() ? chatPrompt(m.tokenizer, [...history, { role: 'user', content: prompt }]) : undefined;
+  const gen = m.generate(chat ? chat.ids : prompt, { maxTokens: num('max-tokens'), temperature: num('temperature'), topP: num('top-p'), stop: chat?.stop, signal });
   for await (const step of gen) {
     firstAt ??= performance.now();
     tokens.push(step.token);
@@ -88,47 +118,45 @@ async function runInBrowser(prompt: string, signal: AbortSignal): Promise<void> 
   output.dataset.stats = JSON.stringify(r.stats);
   showStats(r.tokens.length, t0, firstAt, m.memoryBytes);
   say(`done (${r.finishReason})`);
+  return r.text;
 }
 
-async function runOnServer(prompt: string, signal: AbortSignal): Promise<void> {
+async function runOnServer(prompt: string, signal: AbortSignal): Promise<string> {
   const t0 = performance.now();
   let firstAt: number | undefined;
   let n = 0;
+  let text = '';
   // The API's model id (the name /v1/models lists).
   const models = (await (await fetch('/v1/models', { signal })).json()) as { data?: { id: string }[] };
-  const res = await fetch('/v1/completions', {
+  const sampling = { model: models.data?.[0]?.id, max_tokens: num('max-tokens'), temperature: num('temperature'), top_p: num('top-p'), stream: true };
+  const chat = chatMode();
+  const res = await fetch(chat ? '/v1/chat/completions' : '/v1/completions', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: models.data?.[0]?.id, prompt, max_tokens: num('max-tokens'), temperature: num('temperature'), top_p: num('top-p'), stream: true }),
+    body: JSON.stringify(chat ? { ...sampling, messages: [...history, { role: 'user', content: prompt }] } : { ...sampling, prompt }),
     signal,
   });
   if (!res.ok || !res.body) throw new Error(`server answered HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
   let finish = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const event = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const data = event.replace(/^data: ?/m, '');
-      if (data === '[DONE]') continue;
-      const chunk = JSON.parse(data) as { choices?: { text?: string; finish_reason?: string | null }[]; error?: { message: string } };
-      if (chunk.error) throw new Error(chunk.error.message);
-      const c = chunk.choices?.[0];
-      if (c?.text) {
-        firstAt ??= performance.now();
-        n++;
-        output.textContent += c.text;
-      }
-      if (c?.finish_reason) finish = c.finish_reason;
-      showStats(n, t0, firstAt);
+  for await (const chunk of readSse(res.body)) {
+    const c = chunk.choices?.[0];
+    const piece = c?.text ?? c?.delta?.content;
+    if (piece) {
+      firstAt ??= performance.now();
+      n++;
+      text += piece;
+      output.textContent += piece;
     }
+    if (c?.finish_reason) finish = c.finish_reason;
+    showStats(n, t0, firstAt);
   }
   say(`done on the server (${finish || 'end'}; tokens/s counts streamed chunks)`);
+  return text;
+}
+
+function showHistory(): void {
+  const h = $<HTMLOListElement>('history');
+  h.replaceChildren(...history.map((t) => Object.assign(document.createElement('li'), { textContent: `${t.role}: ${t.content}` })));
 }
 
 async function onGenerate(): Promise<void> {
@@ -142,7 +170,11 @@ async function onGenerate(): Promise<void> {
   output.dataset.state = 'running';
   try {
     const prompt = $<HTMLTextAreaElement>('prompt').value;
-    await (where() === 'browser' ? runInBrowser(prompt, running.signal) : runOnServer(prompt, running.signal));
+    const reply = await (where() === 'browser' ? runInBrowser(prompt, running.signal) : runOnServer(prompt, running.signal));
+    if (chatMode()) {
+      history.push({ role: 'user', content: prompt }, { role: 'assistant', content: reply.trim() });
+      showHistory();
+    }
   } catch (e) {
     if (running.signal.aborted) say('stopped');
     else say(`error: ${(e as Error).message ?? e}`, true);
@@ -164,8 +196,16 @@ function useFiles(files: FileList | File[]): void {
 }
 
 async function init(): Promise<void> {
+  // Anything that escapes a handler is shown, so the page never just stops responding.
+  addEventListener('error', (e) => say(`error: ${e.message}`, true));
+  addEventListener('unhandledrejection', (e) => say(`error: ${(e.reason as Error)?.message ?? e.reason}`, true));
   genButton.addEventListener('click', () => void onGenerate());
   stopButton.addEventListener('click', () => running?.abort());
+  $<HTMLInputElement>('chat').addEventListener('change', () => ((history = []), showHistory()));
+  $<HTMLButtonElement>('clear-cache').addEventListener('click', async () => {
+    const n = await clearOpfsModelCache();
+    $<HTMLElement>('cache-note').textContent = `removed ${n} built model${n === 1 ? '' : 's'}`;
+  });
   $<HTMLInputElement>('files').addEventListener('change', (e) => useFiles((e.target as HTMLInputElement).files ?? []));
   const drop = $<HTMLDivElement>('drop');
   drop.addEventListener('dragover', (e) => {
@@ -178,12 +218,19 @@ async function init(): Promise<void> {
     drop.classList.remove('over');
     useFiles(e.dataTransfer?.files ?? []);
   });
+  const gpu = 'gpu' in navigator;
+  $<HTMLElement>('runtime-note').textContent = [
+    crossOriginIsolated ? 'cross-origin isolated: WASM threads available' : 'not cross-origin isolated: WASM runs single-threaded',
+    gpu ? 'WebGPU present' : 'no WebGPU in this browser (the WebGPU choice runs on WASM)',
+  ].join(' · ');
+  if (!(await opfsAvailable())) $<HTMLElement>('cache-note').textContent = 'no Origin Private File System here: models are built on every visit';
   try {
     const r = await fetch('/ui/info');
-    info = (await r.json()) as UiInfo;
+    const info = (await r.json()) as UiInfo;
     $<HTMLElement>('model-name').textContent = info.model;
-    if (info.browser) source = urlModelSource(new URL('/ui/model/', location.href).href);
-    else say('the server’s model is not a Hugging Face folder with model.safetensors: run it on the server, or drop a folder’s files here');
+    if (info.gguf) source = ggufModelSource(new URL(`/ui/model/${encodeURIComponent(info.gguf)}`, location.href).href, info.gguf);
+    else if (info.browser) source = urlModelSource(new URL('/ui/model/', location.href).href);
+    else say('the server’s model is not a Hugging Face folder with model.safetensors or a GGUF: run it on the server, or drop a model’s files here');
   } catch (e) {
     say(`cannot reach the server: ${(e as Error).message}`, true);
   }
