@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   lad: async () => (await import('./commands/lad.ts')).default,
   worker: async () => (await import('./commands/worker.ts')).default,
   math: async () => (await import('./commands/math.ts')).default,
+  flame: async () => (await import('./commands/flame.ts')).default,
 };
 
 function helpFor(cmd: Command): string {
