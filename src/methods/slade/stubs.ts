@@ -7,7 +7,8 @@
 //   'x' undeclared                           -> long x;
 //   incomplete / undefined 'struct S'        -> struct S { long m1; long m2; ... };
 // struct members are the names the function reaches through `->m` / `.m`; all are `long`
-// (PsycheC infers their types; this cheaper rule keeps field access compiling). A typedef name
+// (PsycheC infers their types; this cheaper rule keeps field access compiling) except chained
+// ones (`p->next->val`), which point to the same struct. A typedef name
 // that is dereferenced becomes a struct only when needed: we first try `typedef long T`; on
 // "invalid type argument of '->' (have 'T')" T becomes `typedef struct T_s {...} *T`, on
 // "request for member ... not a structure" a struct value.
@@ -31,9 +32,14 @@ function memberNames(fn: string): string[] {
   return [...names];
 }
 
-function structBody(fn: string): string {
+/**
+ * Members are `long`, except a member that is itself dereferenced (`p->next->val`): it becomes a
+ * pointer to the same struct, the linked-list / tree case (PsycheC would infer its own type).
+ */
+function structBody(fn: string, tag: string): string {
   const members = memberNames(fn);
-  return `{ ${(members.length ? members : ['unused_']).map((m) => `long ${m};`).join(' ')} }`;
+  const chained = new Set([...fn.matchAll(/(?:->|\.)\s*([A-Za-z_]\w*)\s*->/g)].map((m) => m[1]!));
+  return `{ ${(members.length ? members : ['unused_']).map((m) => (chained.has(m) ? `struct ${tag} *${m};` : `long ${m};`)).join(' ')} }`;
 }
 
 /** Declarations answering gcc's diagnostics (see the header); empty when none apply. */
@@ -49,7 +55,7 @@ export function stubsFor(stderr: string, fn: string, known: Set<string>, structT
   for (const m of text.matchAll(/unknown type name '(\w+)'/g)) add(`type:${m[1]}`, `typedef long ${m[1]};`);
   for (const m of text.matchAll(/implicit declaration of function '(\w+)'/g)) add(`fn:${m[1]}`, `long ${m[1]}();`);
   for (const m of text.matchAll(/'(\w+)' undeclared/g)) add(`var:${m[1]}`, `long ${m[1]};`);
-  for (const m of text.matchAll(/(?:incomplete|undefined) type '(?:const )?struct (\w+)'/g)) add(`struct:${m[1]}`, `struct ${m[1]} ${structBody(fn)};`);
+  for (const m of text.matchAll(/(?:incomplete|undefined) type '(?:const )?struct (\w+)'/g)) add(`struct:${m[1]}`, `struct ${m[1]} ${structBody(fn, m[1]!)};`);
   // A typedef'd name used with -> or . : re-declare it as a struct (the caller rewrites the long
   // typedef). gcc names the type after '->' ("have 'T'"): T becomes a pointer to a struct. With
   // '.', the message does not name the type, so every plain typedef becomes a struct value.
@@ -76,7 +82,7 @@ function renderStubs(stubs: string[], fn: string, structTypedefs: Map<string, 'p
     const name = /^typedef long (\w+);$/.exec(s)?.[1];
     const kind = name ? structTypedefs.get(name) : undefined;
     if (!kind) return s;
-    return `typedef struct ${name}_s ${structBody(fn)} ${kind === 'ptr' ? '*' : ''}${name};`;
+    return `typedef struct ${name}_s ${structBody(fn, `${name}_s`)} ${kind === 'ptr' ? '*' : ''}${name};`;
   });
 }
 
