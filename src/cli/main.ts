@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   supericl: async () => (await import('./commands/supericl.ts')).default,
   worker: async () => (await import('./commands/worker.ts')).default,
   math: async () => (await import('./commands/math.ts')).default,
+  slade: async () => (await import('./commands/slade.ts')).default,
 };
 
 function helpFor(cmd: Command): string {

@@ -1,0 +1,33 @@
+// `slm slade <data|train|decompile|eval>`: the SLaDe-style decompiler (docs/methods/slade.md).
+//   data       build the corpus from real C on this machine (+ seq2seq pairs with --pairs)
+//   train      fit the retrieval baseline index, or write + run a T5 training config (--t5)
+//   decompile  asm (.s, .o, objdump text or -) → C per function, --samples N with gcc/IO verification
+//   eval       decompile-eval re-executability + edit similarity, or corpus IO accuracy (--corpus)
+import type { Command } from '../command.ts';
+import { runData } from './slade-data.ts';
+
+const SUBCOMMANDS = ['data', 'train', 'decompile', 'eval'] as const;
+
+const slade: Command = {
+  name: 'slade',
+  summary: 'SLaDe decompiler: corpus from real C, model, asm → C with gcc in the loop, IO-accuracy eval',
+  usage: `<${SUBCOMMANDS.join('|')}> [options]`,
+  options: {
+    out: { type: 'string', valueName: 'path', description: 'data: corpus JSONL to write; train: model folder' },
+    roots: { type: 'string', valueName: 'dirs', description: 'data: comma-separated dirs to read C from (default /usr/share/doc,/usr/share/vim,/usr/include)' },
+    limit: { type: 'string', valueName: 'n', description: 'data: first n extracted functions; eval: first n rows' },
+    concurrency: { type: 'string', valueName: 'n', description: 'sandboxed gcc jobs in flight (default 2)' },
+    pairs: { type: 'string', valueName: 'dir', description: 'data: also write train.jsonl / test.jsonl seq2seq pairs there' },
+    'eval-set': { type: 'string', valueName: 'file', description: 'decompile-eval JSON (default ../shared/datasets/decompile_eval/decompile-eval-executable-gcc-obj.json)' },
+    arch: { type: 'string', valueName: 'a', description: 'x86_64 (default) or aarch64' },
+    json: { type: 'boolean', description: 'print machine-readable JSON on stdout' },
+  },
+  async run({ values, positionals }, io) {
+    const [sub, ...rest] = positionals;
+    if (sub === 'data') return runData(values, io);
+    io.stderr.write(`slm slade: expected a subcommand: ${SUBCOMMANDS.join(', ')}${rest.length ? '' : ''}\n`);
+    return 2;
+  },
+};
+
+export default slade;
