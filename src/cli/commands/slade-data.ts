@@ -5,7 +5,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync }
 import { join } from 'node:path';
 import type { CommandIO } from '../command.ts';
 import { SlmError } from '../../errors.ts';
-import { buildCorpus, type CorpusRow } from '../../methods/slade/corpus.ts';
+import { buildCorpus, splitOf, type CorpusRow } from '../../methods/slade/corpus.ts';
 import { loadDecompileEval } from '../../methods/slade/decompile-eval.ts';
 import { corpusPairs } from '../../methods/slade/pairs.ts';
 import { DEFAULT_ROOTS, findSources } from '../../methods/slade/sources.ts';
@@ -27,9 +27,29 @@ export function readCorpus(path: string): CorpusRow[] {
     });
 }
 
+function writePairs(dir: unknown, rows: CorpusRow[]): void {
+  if (!dir) return;
+  mkdirSync(String(dir), { recursive: true });
+  for (const split of ['train', 'test'] as const) {
+    const pairs = corpusPairs(rows.filter((r) => r.split === split));
+    writeFileSync(join(String(dir), `${split}.jsonl`), pairs.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  }
+}
+
 export async function runData(values: Record<string, unknown>, io: CommandIO): Promise<number> {
   const out = values.out as string | undefined;
   if (!out) throw new SlmError('INVALID_ARGUMENT', 'slm slade data needs --out <corpus.jsonl>');
+  const fraction = values['test-fraction'] === undefined ? 0.1 : Number(values['test-fraction']);
+  if (!(fraction >= 0 && fraction < 1)) throw new SlmError('INVALID_ARGUMENT', `--test-fraction must be in [0, 1) (got ${String(values['test-fraction'])})`);
+  if (values.resplit) {
+    // Re-split an existing corpus without recompiling: the split is a hash of the source file.
+    const rows = readCorpus(String(values.resplit)).map((r) => ({ ...r, split: splitOf(r.file, fraction) }));
+    writeFileSync(out, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writePairs(values.pairs, rows);
+    const s = { out, rows: rows.length, train: rows.filter((r) => r.split === 'train').length, test: rows.filter((r) => r.split === 'test').length };
+    io.stdout.write(values.json ? JSON.stringify(s) + '\n' : `${out}: ${s.rows} functions re-split (train ${s.train}, test ${s.test})\n`);
+    return 0;
+  }
   const roots = values.roots ? String(values.roots).split(',') : DEFAULT_ROOTS;
   const evalPath = (values['eval-set'] as string | undefined) ?? DEFAULT_EVAL_SET;
   const evalRows = existsSync(evalPath) ? loadDecompileEval(evalPath) : [];
@@ -47,20 +67,14 @@ export async function runData(values: Record<string, unknown>, io: CommandIO): P
     evalRows,
     limit,
     concurrency,
+    testFraction: fraction,
     arches,
     signal: io.signal,
     onRow: (r) => stream.write(JSON.stringify(r) + '\n'),
     log: (m) => io.stderr.write(m + '\n'),
   });
   await new Promise<void>((res) => stream.end(res));
-  if (values.pairs) {
-    const dir = String(values.pairs);
-    mkdirSync(dir, { recursive: true });
-    for (const split of ['train', 'test'] as const) {
-      const pairs = corpusPairs(rows.filter((r) => r.split === split));
-      writeFileSync(join(dir, `${split}.jsonl`), pairs.map((p) => JSON.stringify(p)).join('\n') + '\n');
-    }
-  }
+  writePairs(values.pairs, rows);
   const summary = { out, ...stats, compileRate: stats.extracted ? (stats.compiledAlone + stats.stubbed) / (stats.extracted - stats.duplicates - stats.contaminated || 1) : 0, train: rows.filter((r) => r.split === 'train').length, test: rows.filter((r) => r.split === 'test').length, seconds: Math.round((performance.now() - started) / 1000) };
   if (values.json) io.stdout.write(JSON.stringify(summary) + '\n');
   else io.stdout.write(`${out}: ${stats.kept} functions (train ${summary.train}, test ${summary.test}) from ${stats.extracted} extracted; compile rate after stubs ${(summary.compileRate * 100).toFixed(1)}% (${stats.compiledAlone} alone, ${stats.stubbed} with stubs); ${stats.duplicates} duplicates, ${stats.contaminated} contaminated dropped; IO examples ${JSON.stringify(stats.io)}\n`);

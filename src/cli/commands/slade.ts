@@ -18,6 +18,8 @@ const slade: Command = {
     roots: { type: 'string', valueName: 'dirs', description: 'data: comma-separated dirs to read C from (default /usr/share/doc,/usr/share/vim,/usr/include)' },
     limit: { type: 'string', valueName: 'n', description: 'data: first n extracted functions; eval: first n rows' },
     concurrency: { type: 'string', valueName: 'n', description: 'sandboxed gcc jobs in flight (default 2)' },
+    'test-fraction': { type: 'string', valueName: 'f', description: 'data: share of source files held out (default 0.1)' },
+    resplit: { type: 'string', valueName: 'file', description: 'data: re-split this existing corpus with --test-fraction (no recompiling)' },
     pairs: { type: 'string', valueName: 'dir', description: 'data: also write train.jsonl / test.jsonl seq2seq pairs there' },
     'eval-set': { type: 'string', valueName: 'file', description: 'decompile-eval JSON (default ../shared/datasets/decompile_eval/decompile-eval-executable-gcc-obj.json)' },
     arch: { type: 'string', valueName: 'a', description: 'x86_64 (default) or aarch64' },

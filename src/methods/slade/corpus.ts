@@ -66,7 +66,8 @@ export function contaminationKeys(rows: DecompileEvalRow[]): { c: Set<string>; a
   };
 }
 
-function splitOf(file: string, testFraction: number): 'train' | 'test' {
+/** Held-out split by source file (functions of one file never straddle train and test). */
+export function splitOf(file: string, testFraction: number): 'train' | 'test' {
   const h = createHash('sha256').update(file).digest().readUInt32BE(0) / 2 ** 32;
   return h < testFraction ? 'test' : 'train';
 }
