@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   worker: async () => (await import('./commands/worker.ts')).default,
   math: async () => (await import('./commands/math.ts')).default,
   flame: async () => (await import('./commands/flame.ts')).default,
+  slade: async () => (await import('./commands/slade.ts')).default,
 };
 
 function helpFor(cmd: Command): string {

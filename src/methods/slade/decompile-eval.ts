@@ -4,7 +4,7 @@
 // must pass (`gcc -S` of includes + function, and `gcc file -o exe -lm`, default -O0, 10 s each)
 // and the executable must exit 0 within 10 s. All inside the bubblewrap sandbox.
 // Edit similarity: 1 - Levenshtein(pred, ref) / max(|pred|, |ref|) over the C text of func0
-// (LLM4Decompile's readability metric; ref = c_func without its include lines).
+// (LLM4Decompile's readability metric), on both texts without their include lines.
 import { readFileSync } from 'node:fs';
 import { runSandboxed } from '../../sandbox/index.ts';
 
@@ -51,7 +51,7 @@ export async function scoreRow(row: DecompileEvalRow, predicted: string): Promis
   ].join('\n');
   const r = await runSandboxed({ argv: ['/bin/sh', '-c', script], files: { 'func.c': func, 'full.c': full }, wallTimeMs: 40_000, cpuSeconds: 35 });
   const compiled = r.exitCode === 0 || r.exitCode === 93;
-  return { compiled, executed: r.exitCode === 0, editSimilarity: editSimilarity(predicted, splitIncludes(row.c_func).rest.trim()) };
+  return { compiled, executed: r.exitCode === 0, editSimilarity: editSimilarity(splitIncludes(predicted).rest.trim(), splitIncludes(row.c_func).rest.trim()) };
 }
 
 /** 1 - Levenshtein / max length, on characters (0 for two empty strings is 1). */

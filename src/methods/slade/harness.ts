@@ -89,22 +89,29 @@ export function prototype(sig: Signature): string {
   return `${typeText(sig.ret)} ${sig.name}(${sig.params.map(typeText).join(', ') || 'void'});`;
 }
 
-/** Compile `source` (a unit defining the function) with the driver and run it, all sandboxed. */
-export async function runWithDriver(source: string, driver: string, sig: Signature, arch: Arch): Promise<SandboxResult & { compiled: boolean }> {
+/** Seconds a compiled driver may run (qemu-aarch64 included) before it is killed and scored as a failure. */
+export const RUN_SECONDS = 5;
+
+/**
+ * Compile `source` (a unit defining the function) with the driver and run it, all sandboxed.
+ * The program runs under `timeout -s KILL` inside the sandbox so a looping candidate costs
+ * RUN_SECONDS, not the compile budget; exit 137 then means "killed" (timedOut is set).
+ */
+export async function runWithDriver(source: string, driver: string, sig: Signature, arch: Arch, runSeconds = RUN_SECONDS): Promise<SandboxResult & { compiled: boolean }> {
   const t = toolchain(arch);
   const static_ = arch === 'aarch64' ? ' -static' : '';
   const run = [...t.run, './prog'].join(' ');
   // The driver sees only a prototype, so the function's own helper declarations do not clash.
   const files = { 'f.c': source, 'main.c': `${prototype(sig)}\n${driver}` };
   const r = await runSandboxed({
-    argv: ['/bin/sh', '-c', `${t.cc} -O0 -w${static_} f.c main.c -o prog -lm 2>cc.err || { cat cc.err >&2; exit 97; }; exec ${run}`],
+    argv: ['/bin/sh', '-c', `${t.cc} -O0 -w${static_} f.c main.c -o prog -lm 2>cc.err || { cat cc.err >&2; exit 97; }; exec timeout -s KILL ${runSeconds} ${run}`],
     files,
-    cpuSeconds: 20,
-    wallTimeMs: 30_000,
+    cpuSeconds: 30 + runSeconds,
+    wallTimeMs: 45_000 + runSeconds * 1000,
     outputBytes: 256 << 10,
     memoryBytes: 2 << 30,
   });
-  return { ...r, compiled: r.exitCode !== 97 };
+  return { ...r, timedOut: r.timedOut || r.exitCode === 137, compiled: r.exitCode !== 97 };
 }
 
 /**
@@ -133,6 +140,7 @@ export async function checkIO(predicted: string, io: IOExamples, arch: Arch): Pr
   const r = await runWithDriver(predicted, io.driver, io.sig, arch);
   if (!r.compiled) return { compiled: false, passed: false, detail: r.stderr.slice(0, 500) };
   if (r.timedOut) return { compiled: true, passed: false, detail: 'timed out' };
+  if (r.outputTruncated) return { compiled: true, passed: false, detail: 'output cap exceeded' };
   if (r.exitCode !== 0) return { compiled: true, passed: false, detail: `exit ${r.exitCode ?? r.signal}` };
   return { compiled: true, passed: r.stdout === io.expected, detail: r.stdout === io.expected ? 'ok' : 'output differs' };
 }

@@ -13,7 +13,9 @@
 //     calls `1050 <strlen@plt>` become `strlen`;
 //  5. RIP-relative / page-relative constants (`0xeb8(%rip)`, `adrp x0, 0 <...>`) become `CONST`
 //     because their address depends on the link, not on the function;
-//  6. whitespace collapsed to one space; the function's own name is `func0`.
+//  6. whitespace collapsed to one space; the function's own name is `func0`;
+//  7. alignment padding after the last instruction (`nop`, `nopw ...`, `data16 cs nopw ...`,
+//     `xchg %ax,%ax`) is dropped: the assembler or linker put it there, not the compiler.
 
 const BYTE_LINE = /^([0-9a-f]{2}\s*)+$/;
 const RELOC = /^\s*[0-9a-f]*:?\s*R_(X86_64|AARCH64)_\w+\s+(\S+)/;
@@ -84,6 +86,7 @@ export function normaliseAsm(asm: string | string[], ownName = 'func0'): string 
     line = line.replace(/\[(x\d+), #:lo12:[^\]]*\]/g, '[$1, CONST]');
     out.push(line);
   }
+  while (out.length > 1 && /^(data16 |cs )*(nop\w*|xchg %ax,%ax)( |$)/.test(out[out.length - 1]!)) out.pop();
   return out.join('\n');
 }
 

@@ -24,6 +24,11 @@ const CANON: Record<string, Scalar | 'void'> = {
   float: 'float', double: 'double', _Bool: '_Bool', bool: '_Bool',
   size_t: 'unsigned long', ssize_t: 'long', int8_t: 'signed char', uint8_t: 'unsigned char', int16_t: 'short', uint16_t: 'unsigned short',
   int32_t: 'int', uint32_t: 'unsigned int', int64_t: 'long', uint64_t: 'unsigned long',
+  // Kernel uapi and BSD spellings, common in the installed headers the corpus reads.
+  __u8: 'unsigned char', __s8: 'signed char', __u16: 'unsigned short', __s16: 'short', __u32: 'unsigned int', __s32: 'int',
+  __u64: 'unsigned long long', __s64: 'long long', u_int8_t: 'unsigned char', u_int16_t: 'unsigned short', u_int32_t: 'unsigned int',
+  u_int64_t: 'unsigned long', u_char: 'unsigned char', u_short: 'unsigned short', u_int: 'unsigned int', u_long: 'unsigned long',
+  uint: 'unsigned int', ulong: 'unsigned long', ushort: 'unsigned short', 'long unsigned int': 'unsigned long', 'short unsigned int': 'unsigned short',
 };
 
 /** Parse "const unsigned char *p" / "int a[]" / "double x" into a CType, or undefined. */
