@@ -152,9 +152,17 @@ const train: Command = {
       ...((result as { classification?: { heldOut?: unknown } }).classification ? { held_out: (result as { classification?: { heldOut?: unknown } }).classification!.heldOut ?? null } : {}),
     };
     if (values.json) io.stdout.write(JSON.stringify(summary) + '\n');
-    else log(`${result.stopped === 'aborted' ? 'stopped' : 'done'} at step ${result.step}: loss ${result.loss.toFixed(4)}${result.evalLoss !== undefined ? `, eval loss ${result.evalLoss.toFixed(4)} (ppl ${result.evalPpl!.toFixed(2)})` : ''}; checkpoint ${result.checkpoint}`);
+    else log(doneLine(result));
     return result.stopped === 'aborted' ? 130 : 0;
   },
 };
+
+/** The closing stderr line. Classification runs have an eval loss but no perplexity (and their
+ * held-out accuracy was already logged), so each part is printed only when the run has it. */
+function doneLine(r: Awaited<ReturnType<typeof runTraining>>): string {
+  const parts = [`loss ${Number.isFinite(r.loss) ? r.loss.toFixed(4) : 'n/a'}`];
+  if (r.evalLoss !== undefined) parts.push(`eval loss ${r.evalLoss.toFixed(4)}${r.evalPpl !== undefined ? ` (ppl ${r.evalPpl.toFixed(2)})` : ''}`);
+  return `${r.stopped === 'aborted' ? 'stopped' : 'done'} at step ${r.step}: ${parts.join(', ')}; ${r.checkpoint ? `checkpoint ${r.checkpoint}` : `model in ${r.out}`}`;
+}
 
 export default train;
