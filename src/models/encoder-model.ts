@@ -39,6 +39,11 @@ export interface LoadEncoderOptions {
   threads?: number;
   backend?: 'ort' | 'interpreter';
   cacheDir?: string | false;
+  /**
+   * onnxruntime's MatMulNBits accuracy level for q8/q4 (default 4: int8 activations, fastest;
+   * 0: float activations, exactly float32 on the dequantized weights).
+   */
+  accuracyLevel?: 0 | 4;
   /** Rows per forward call (default 32). */
   batchSize?: number;
   /** Texts longer than the position table: cut to fit (with a warning) instead of an error. */
@@ -350,10 +355,11 @@ export async function loadEncoder(path: string, opts: LoadEncoderOptions = {}): 
     // With an adapter, every adapter tensor must be used; the base may hold a head it replaces.
     const ignored = (n: string) => (adapter ? !adapter.weights.shape(n) : (arch.ignoreTensor?.(n) ?? false) && !(bertPooler && /pooler\./.test(n)));
     strict.usage.check(opened.store, adapter ? `${file} + ${adapter.dir}` : file, ignored);
-    const version = (await weightsVersion(opened.checkpoint.files, dtype, 4)) + (adapter ? `|adapter=${adapter.id}` : '');
+    const accuracyLevel = opts.accuracyLevel ?? 4;
+    const version = (await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel)) + (adapter ? `|adapter=${adapter.id}` : '');
     const build = async (g: Graph): Promise<GraphRunner> => {
       if (opts.backend === 'interpreter') return interpreterRunner(g);
-      const cg = await compile(g, { threads: opts.threads, cacheDir: opts.cacheDir, weightsVersion: version, accuracyLevel: 4, signal: opts.signal });
+      const cg = await compile(g, { threads: opts.threads, cacheDir: opts.cacheDir, weightsVersion: version, accuracyLevel, signal: opts.signal });
       return { run: (feeds) => cg.run(feeds), dispose: () => cg.dispose() };
     };
     const labels = head.task.endsWith('classification') ? labelNames(config, head.numLabels) : [];
