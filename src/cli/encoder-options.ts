@@ -9,6 +9,7 @@ export const ENCODER_OPTIONS: Record<string, OptionSpec> = {
   threads: { type: 'string', valueName: 'N', description: 'onnxruntime threads (default: one per core)' },
   truncate: { type: 'boolean', description: 'cut texts longer than the model\'s position table (with a warning) instead of failing' },
   'batch-size': { type: 'string', valueName: 'N', description: 'texts per forward pass (default 32)' },
+  adapter: { type: 'string', valueName: 'DIR', description: 'apply a PEFT LoRA adapter folder (slm train --lora-r ...); a model argument that is such a folder loads its base with it' },
 };
 
 function positiveInt(v: unknown, flag: string): number | undefined {
@@ -26,6 +27,7 @@ export function encoderLoadOptions(values: Record<string, unknown>, stderr: Node
     threads: positiveInt(values.threads, '--threads'),
     batchSize: positiveInt(values['batch-size'], '--batch-size'),
     truncate: values.truncate === true,
+    adapter: typeof values.adapter === 'string' ? values.adapter : undefined,
     onWarning: (m) => stderr.write(`warning: ${m}\n`),
     signal,
   };

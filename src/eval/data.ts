@@ -1,5 +1,5 @@
 // Local datasets for task files, as `datasets.load_dataset` reads them from `dataset_path` (a
-// builder: json, csv, text) and `dataset_kwargs.data_files` ({split: file(s)}, or a file/list =
+// builder: json, csv, text, parquet) and `dataset_kwargs.data_files` ({split: file(s)}, or a file/list =
 // split "train"). Files only: no Hub. A relative path is looked for next to the YAML, then in
 // the data folders (--data-dir, $SLMKIT_DATA, ../shared/datasets), then in the working directory
 // (where lm-eval looks); a missing file is an error listing every place tried.
@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FormatError, SlmError } from '../errors.ts';
+import { readParquetRows } from './parquet.ts';
 
 export type Doc = Record<string, unknown>;
 
@@ -15,7 +16,7 @@ export interface DataOptions {
   dataDirs: readonly string[];
 }
 
-const BUILDERS = new Set(['json', 'csv', 'text']);
+const BUILDERS = new Set(['json', 'csv', 'text', 'parquet']);
 
 export function findDataFile(file: string, yamlDir: string, opts: DataOptions): string {
   if (isAbsolute(file)) {
@@ -140,27 +141,48 @@ export function loadSplit(config: Record<string, unknown>, split: string, opts: 
   if (!BUILDERS.has(builder)) {
     throw new SlmError(
       'UNSUPPORTED',
-      `${where}: dataset_path '${builder}' ${builder === 'parquet' ? 'is not readable here (no parquet reader)' : 'is a Hugging Face Hub dataset'}; slmkit reads local files only: use dataset_path json, csv or text with dataset_kwargs.data_files`,
+      `${where}: dataset_path '${builder}' is a Hugging Face Hub dataset; slmkit reads local files only: use dataset_path json, csv, text or parquet with dataset_kwargs.data_files`,
     );
   }
   const kw = (config.dataset_kwargs ?? {}) as Record<string, unknown>;
-  const files = kw.data_files;
-  let forSplit: unknown;
-  if (typeof files === 'string' || Array.isArray(files)) forSplit = split === 'train' ? files : undefined;
-  else if (files && typeof files === 'object') forSplit = (files as Record<string, unknown>)[split];
-  else throw new FormatError(where, 'dataset_kwargs.data_files', 'local datasets need data_files');
-  if (forSplit === undefined) throw new FormatError(where, 'dataset_kwargs.data_files', `no file for split '${split}'`);
-  const list = (Array.isArray(forSplit) ? forSplit : [forSplit]) as string[];
   const rows: Doc[] = [];
-  for (const f of list) {
+  for (const f of splitFiles(config, split, where)) {
     const path = findDataFile(f, String(config.__dir__ ?? '.'), opts);
-    const key = JSON.stringify([path, builder, kw.field, kw.delimiter, kw.sep, kw.column_names, kw.header, kw.quoting, kw.sample_by]);
+    const key = cacheKey(path, builder, kw);
     let r = loaded.get(key);
     if (!r) {
+      if (builder === 'parquet') throw new SlmError('RUNTIME_ERROR', `${where}: parquet data are read asynchronously; call await task.prepare() first (evaluate() does)`);
       r = builder === 'json' ? readJson(path, kw.field as string | undefined) : builder === 'csv' ? readCsv(path, kw) : readTextRows(path, kw);
       loaded.set(key, r);
     }
     rows.push(...r);
   }
   return rows;
+}
+
+const cacheKey = (path: string, builder: string, kw: Record<string, unknown>) => JSON.stringify([path, builder, kw.field, kw.delimiter, kw.sep, kw.column_names, kw.header, kw.quoting, kw.sample_by]);
+
+/** The data_files of one split (a bare file or list is split "train", as `datasets` has it). */
+function splitFiles(config: Record<string, unknown>, split: string, where: string): string[] {
+  const files = ((config.dataset_kwargs ?? {}) as Record<string, unknown>).data_files;
+  let forSplit: unknown;
+  if (typeof files === 'string' || Array.isArray(files)) forSplit = split === 'train' ? files : undefined;
+  else if (files && typeof files === 'object') forSplit = (files as Record<string, unknown>)[split];
+  else throw new FormatError(where, 'dataset_kwargs.data_files', 'local datasets need data_files');
+  if (forSplit === undefined) throw new FormatError(where, 'dataset_kwargs.data_files', `no file for split '${split}'`);
+  return (Array.isArray(forSplit) ? forSplit : [forSplit]) as string[];
+}
+
+/** Reads the asynchronous formats (parquet) of the splits a task uses, so loadSplit can serve them. */
+export async function preloadSplits(config: Record<string, unknown>, splits: readonly string[], opts: DataOptions): Promise<void> {
+  if (config.dataset_path !== 'parquet') return;
+  const where = String(config.__file__ ?? config.task);
+  const kw = (config.dataset_kwargs ?? {}) as Record<string, unknown>;
+  for (const split of splits) {
+    for (const f of splitFiles(config, split, where)) {
+      const path = findDataFile(f, String(config.__dir__ ?? '.'), opts);
+      const key = cacheKey(path, 'parquet', kw);
+      if (!loaded.has(key)) loaded.set(key, await readParquetRows(path));
+    }
+  }
 }

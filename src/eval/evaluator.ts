@@ -113,6 +113,7 @@ async function answerAll(model: EvalModel, pending: Pending[], o: EvaluateOption
 }
 
 export async function evaluate(tasks: EvalTask[], model: EvalModel, o: EvaluateOptions = {}): Promise<TaskResult[]> {
+  for (const t of tasks) await t.prepare();
   const docsPerTask = tasks.map((t) => limitDocs(t.evalDocs(), o.limit));
   const pending: Pending[] = [];
   const contexts: string[][] = [];

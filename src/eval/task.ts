@@ -3,7 +3,7 @@
 // becomes (api/task.py's ConfigurableTask, reduced to what slmkit runs).
 import { FormatError, SlmError } from '../errors.ts';
 import { isFunctionRef, type RawConfig } from './config.ts';
-import { loadSplit, type DataOptions, type Doc } from './data.ts';
+import { loadSplit, preloadSplits, type DataOptions, type Doc } from './data.ts';
 import { resolveFunction } from './functions.ts';
 import { PyRandom } from './py-random.ts';
 import { parsePythonLiteral, renderTemplate } from './template.ts';
@@ -127,6 +127,15 @@ export class EvalTask {
     const s = this.config.test_split ?? this.config.validation_split;
     if (s === undefined) throw new FormatError(this.where, 'test_split', 'the task has neither test_split nor validation_split');
     return String(s);
+  }
+
+  /** Reads data that load asynchronously (parquet) for the evaluated and few-shot splits. */
+  async prepare(): Promise<void> {
+    const splits = [this.evalSplit];
+    const fc = (this.config.fewshot_config ?? {}) as Record<string, unknown>;
+    const shots = this.fewshotSplitName();
+    if (this.numFewshot > 0 && !Array.isArray(fc.samples) && shots !== undefined) splits.push(String(shots));
+    await preloadSplits(this.config, [...new Set(splits)], this.data);
   }
 
   evalDocs(): Doc[] {

@@ -28,6 +28,8 @@ import { compile } from '../runtime/session.ts';
 import { FormatError, SlmError, UnsupportedError, throwIfAborted } from '../errors.ts';
 import { EncoderInputs, type EncoderText } from './encoder-inputs.ts';
 import { checkLengthConfig, keepFeeds, type LengthConfig } from './token-pruning.ts';
+import { isAdapterFolder, loadEncoderAdapter, type EncoderAdapter } from './encoder-adapter.ts';
+import { OverlayStore } from '../train/lora.ts';
 
 export type { EncoderText } from './encoder-inputs.ts';
 
@@ -37,12 +39,23 @@ export interface LoadEncoderOptions {
   threads?: number;
   backend?: 'ort' | 'interpreter';
   cacheDir?: string | false;
+  /**
+   * onnxruntime's MatMulNBits accuracy level for q8/q4 (default 4: int8 activations, fastest;
+   * 0: float activations, exactly float32 on the dequantized weights).
+   */
+  accuracyLevel?: 0 | 4;
   /** Rows per forward call (default 32). */
   batchSize?: number;
   /** Texts longer than the position table: cut to fit (with a warning) instead of an error. */
   truncate?: boolean;
   /** Where truncation warnings go (default: none). */
   onWarning?: (message: string) => void;
+  /**
+   * A PEFT LoRA adapter folder (LoRA on the linears, the classification head in modules_to_save)
+   * applied at load time. A `path` that is itself such a folder loads its base_model_name_or_path
+   * with it.
+   */
+  adapter?: string;
   /** Override the checkpoint's pooling (embed). */
   pooling?: Partial<PoolingConfig>;
   signal?: AbortSignal;
@@ -141,6 +154,7 @@ export class EncoderModel {
     private readonly opts: LoadEncoderOptions,
     private readonly vbDtype: 'float32' | 'float64',
     private readonly linear: LinearDType,
+    private readonly linearAdapter?: EncoderAdapter['linearAdapter'],
   ) {
     this.inputs = new EncoderInputs(arch, config, tokenizer, { truncate: opts.truncate ?? false, onWarning: opts.onWarning });
   }
@@ -164,7 +178,7 @@ export class EncoderModel {
     const key = JSON.stringify(task);
     let r = this.runners.get(key);
     if (!r) {
-      const vb = new VarBuilder(new Graph(`${this.arch.modelType}-${task.kind}`), this.store, { dtype: this.vbDtype, linear: this.linear, fuseLinears: true });
+      const vb = new VarBuilder(new Graph(`${this.arch.modelType}-${task.kind}`), this.store, { dtype: this.vbDtype, linear: this.linear, fuseLinears: true, linearAdapter: this.linearAdapter });
       r = this.build(buildEncoderTaskGraph(this.arch, this.config, vb, task));
       this.runners.set(key, r);
     }
@@ -307,7 +321,20 @@ export class EncoderModel {
 /** Opens an encoder checkpoint; nothing is compiled until a task first runs. */
 export async function loadEncoder(path: string, opts: LoadEncoderOptions = {}): Promise<EncoderModel> {
   throwIfAborted(opts.signal);
+  let adapter: EncoderAdapter | undefined;
+  if (opts.adapter) adapter = await loadEncoderAdapter(opts.adapter);
+  else if (isAdapterFolder(path)) {
+    adapter = await loadEncoderAdapter(path);
+    if (!adapter.baseModel) throw new FormatError(`${path}/adapter_config.json`, 'base_model_name_or_path', 'an adapter folder names its base model here; or load the base with the adapter option (--adapter)');
+    if (!(await stat(adapter.baseModel).catch(() => undefined))) throw new SlmError('NOT_FOUND', `${path}: its base model ${adapter.baseModel} (adapter_config.json base_model_name_or_path) is not there; load the base with the adapter option (--adapter ${path})`);
+    path = adapter.baseModel;
+  }
   const opened = await openEncoderFiles(path);
+  if (adapter) {
+    // The adapter's head tensors win over the base's; its config.json names the labels.
+    opened.store = new OverlayStore([adapter.weights, opened.store]);
+    opened.config = { ...opened.config, ...adapter.headConfig };
+  }
   try {
     const file = path.endsWith('.gguf') ? path : `${path}/config.json`;
     const arch = encoderArch(opened.config.model_type, file);
@@ -321,19 +348,22 @@ export async function loadEncoder(path: string, opts: LoadEncoderOptions = {}): 
     const linear = LINEAR[dtype];
     const vbDtype = opts.backend === 'interpreter' ? 'float64' : 'float32';
     // Strict once: every tensor of the checkpoint is present, well-shaped and used by its head.
-    const strict = new VarBuilder(new Graph('check'), opened.store, { dtype: 'float32', linear: 'float32' });
+    const strict = new VarBuilder(new Graph('check'), opened.store, { dtype: 'float32', linear: 'float32', linearAdapter: adapter?.linearAdapter });
     const task: EncoderTaskGraph = head.task === 'masked-lm' ? { kind: 'fill-mask' } : head.task === 'sequence-classification' ? { kind: 'classify', numLabels: head.numLabels } : head.task === 'token-classification' ? { kind: 'token-classify', numLabels: head.numLabels } : { kind: 'embed', pooling };
     buildEncoderTaskGraph(arch, { ...config, task: head.task }, strict, task);
     const bertPooler = head.task === 'sequence-classification' && arch.modelType === 'bert';
-    strict.usage.check(opened.store, file, (n) => (arch.ignoreTensor?.(n) ?? false) && !(bertPooler && /pooler\./.test(n)));
-    const version = await weightsVersion(opened.checkpoint.files, dtype, 4);
+    // With an adapter, every adapter tensor must be used; the base may hold a head it replaces.
+    const ignored = (n: string) => (adapter ? !adapter.weights.shape(n) : (arch.ignoreTensor?.(n) ?? false) && !(bertPooler && /pooler\./.test(n)));
+    strict.usage.check(opened.store, adapter ? `${file} + ${adapter.dir}` : file, ignored);
+    const accuracyLevel = opts.accuracyLevel ?? 4;
+    const version = (await weightsVersion(opened.checkpoint.files, dtype, accuracyLevel)) + (adapter ? `|adapter=${adapter.id}` : '');
     const build = async (g: Graph): Promise<GraphRunner> => {
       if (opts.backend === 'interpreter') return interpreterRunner(g);
-      const cg = await compile(g, { threads: opts.threads, cacheDir: opts.cacheDir, weightsVersion: version, accuracyLevel: 4, signal: opts.signal });
+      const cg = await compile(g, { threads: opts.threads, cacheDir: opts.cacheDir, weightsVersion: version, accuracyLevel, signal: opts.signal });
       return { run: (feeds) => cg.run(feeds), dispose: () => cg.dispose() };
     };
     const labels = head.task.endsWith('classification') ? labelNames(config, head.numLabels) : [];
-    return new EncoderModel(path, arch, { ...config, task: head.task }, tokenizer, head.task, labels, pooling, opened.store, opened.checkpoint, build, opts, vbDtype, linear);
+    return new EncoderModel(path, arch, { ...config, task: head.task }, tokenizer, head.task, labels, pooling, opened.store, opened.checkpoint, build, opts, vbDtype, linear, adapter?.linearAdapter);
   } catch (e) {
     await opened.checkpoint.close();
     throw e;

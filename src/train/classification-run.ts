@@ -28,7 +28,8 @@ import { ADAPTER_WEIGHTS_FILE, OverlayStore, PEFT_PREFIX, adapterConfigJson, ini
 import { ClassificationBatches, classificationEvalRows, classificationMetrics, classificationObjective, encodeExamples } from './objectives/classification.ts';
 import { trainerRunOptions, type RunTrainingIO } from './run.ts';
 import { buildEncoderTaskGraph } from '../models/encoder-heads.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { modulesToSave } from '../models/encoder-adapter.ts';
 
 export interface ClassificationRunResult {
   out: string;
@@ -93,13 +94,18 @@ export async function runClassificationTraining(cfg: TrainConfig & { labels?: st
     let adapters: { train: ReturnType<typeof loraAdapter>; eval: ReturnType<typeof loraAdapter>; dropout: number } | undefined;
     const lora: LoraConfig | undefined = cfg.lora ? { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.targetModules } : undefined;
     let layout;
+    let peftExtra: Record<string, unknown> = {};
     if (lora) {
       const targets = loraTargetsOf((vb) => void buildEncoderTaskGraph(arch, config, vb, { kind: 'classify', numLabels: labels.length }), arch.modelType, lora);
       store = new OverlayStore([initLoraWeights(targets, lora, cfg.seed), store]);
       // The head trains in full (PEFT's modules_to_save for sequence classification).
       trainable = (n) => isLoraWeight(n) || missing.has(n) || /^classifier\./.test(n);
       adapters = { train: loraAdapter(lora, { dropoutMasks: true }), eval: loraAdapter(lora), dropout: lora.dropout };
-      layout = { weightsFile: ADAPTER_WEIGHTS_FILE, toFileName: (n: string) => PEFT_PREFIX + n, toGraphName: (n: string) => n.replace(/^base_model\.model\./, ''), json: { 'adapter_config.json': adapterConfigJson(lora, cfg.model) } };
+      // PEFT's sequence-classification layout: the head in modules_to_save; config.json beside
+      // it carries the label names (PEFT has no place for them).
+      const saved = modulesToSave([...all.keys()].filter((n) => trainable!(n)));
+      peftExtra = { task_type: 'SEQ_CLS', modules_to_save: saved };
+      layout = { weightsFile: ADAPTER_WEIGHTS_FILE, toFileName: (n: string) => PEFT_PREFIX + n, toGraphName: (n: string) => n.replace(/^base_model\.model\./, ''), json: { 'adapter_config.json': { ...adapterConfigJson(lora, cfg.model), ...peftExtra }, 'config.json': arch.toHfConfig(config) } };
       log(`LoRA r=${lora.r} alpha=${lora.alpha} on ${targets.length} layers, classifier head in full`);
     } else {
       layout = { weightsFile: 'model.safetensors', json: { 'config.json': arch.toHfConfig(config) } };
@@ -128,7 +134,10 @@ export async function runClassificationTraining(cfg: TrainConfig & { labels?: st
       result = await trainer.run();
       if (result.stopped === 'completed') {
         const weights = trainer.weights();
-        if (lora) await savePeftAdapter(cfg.out, lora, cfg.model, weights);
+        if (lora) {
+          await savePeftAdapter(cfg.out, lora, cfg.model, weights, peftExtra);
+          writeFileSync(join(cfg.out, 'config.json'), JSON.stringify(arch.toHfConfig(config), null, 2) + '\n');
+        }
         else {
           // The full model: trained weights, plus any the graph read but did not train.
           const trained = new Set(weights.map((w) => w.name));
@@ -142,9 +151,10 @@ export async function runClassificationTraining(cfg: TrainConfig & { labels?: st
       await trainer.dispose();
     }
     const out: ClassificationRunResult = { out: cfg.out, modelType: arch.modelType, step: result.step, stopped: result.stopped, labels, trainExamples: train.rows.length, heldOutExamples: held.rows.length };
-    if (result.stopped === 'completed' && !lora && held.rows.length) {
-      // Held-out metrics of the model as written (the same path `slm classify` takes).
-      const m = await loadEncoder(cfg.out, { threads: cfg.threads, cacheDir: cfg.onnxCacheDir });
+    if (result.stopped === 'completed' && held.rows.length) {
+      // Held-out metrics of the model as written (the same path `slm classify` takes; LoRA: the
+      // base with the adapter applied).
+      const m = await loadEncoder(lora ? cfg.model! : cfg.out, { threads: cfg.threads, cacheDir: cfg.onnxCacheDir, ...(lora ? { adapter: cfg.out } : {}) });
       try {
         const pred = await m.classify(pick(split.heldOut).map((e) => (e.textPair === undefined ? e.text : { text: e.text, text_pair: e.textPair })), io.signal);
         const metrics = classificationMetrics(held.labels, pred.map((p) => labelIds.get(p.label)!), labels.length);

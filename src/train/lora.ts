@@ -236,16 +236,23 @@ export async function savePeftAdapter(
   c: LoraConfig,
   baseModel: string | undefined,
   tensors: { name: string; shape: number[]; data: Float32Array | Float64Array }[],
+  /** Keys that differ from a causal-LM adapter (e.g. task_type SEQ_CLS, modules_to_save). */
+  configExtra: Record<string, unknown> = {},
 ): Promise<void> {
   await writeSafetensors(
     join(dir, ADAPTER_WEIGHTS_FILE),
     tensors.map((t) => ({ name: PEFT_PREFIX + t.name, dtype: t.data instanceof Float64Array ? 'F64' : 'F32', shape: t.shape, data: t.data })),
     { format: 'pt' },
   );
-  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(adapterConfigJson(c, baseModel), null, 2) + '\n');
+  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify({ ...adapterConfigJson(c, baseModel), ...configExtra }, null, 2) + '\n');
 }
 
-export async function loadPeftAdapter(dir: string): Promise<SavedAdapter> {
+/**
+ * `modulesToSave`: accept PEFT's modules_to_save (a sequence classifier's head trained in full,
+ * saved as `base_model.model.<module>.<param>`); those tensors come back under their graph names
+ * beside the LoRA A/B pairs. Off by default: a causal LM has nowhere to put them.
+ */
+export async function loadPeftAdapter(dir: string, opts: { modulesToSave?: boolean } = {}): Promise<SavedAdapter> {
   const file = join(dir, ADAPTER_CONFIG_FILE);
   let json: unknown;
   try {
@@ -262,7 +269,9 @@ export async function loadPeftAdapter(dir: string): Promise<SavedAdapter> {
   if (j.use_dora) throw new UnsupportedError(`${file}: DoRA adapters (use_dora) are not supported`);
   if (j.fan_in_fan_out) throw new UnsupportedError(`${file}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported`);
   if (j.bias !== 'none') throw new UnsupportedError(`${file}: bias '${j.bias}' is not supported (only 'none')`);
-  if (j.modules_to_save?.length) throw new UnsupportedError(`${file}: modules_to_save is not supported`);
+  const saved = j.modules_to_save ?? [];
+  if (saved.length && !opts.modulesToSave) throw new UnsupportedError(`${file}: modules_to_save is not supported`);
+  const isSaved = (graphName: string) => saved.some((m) => graphName.startsWith(`${m}.`) || graphName.includes(`.${m}.`));
   const config: LoraConfig = { r: j.r, alpha: j.lora_alpha, dropout: j.lora_dropout, targetModules: j.target_modules, useRslora: j.use_rslora };
   const st = await openSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
   try {
@@ -270,7 +279,11 @@ export async function loadPeftAdapter(dir: string): Promise<SavedAdapter> {
     for (const [name, info] of st.tensors) {
       // PEFT saves without the adapter name; tolerate `.default.` from raw state dicts.
       const graphName = name.replace(/^base_model\.model\./, '').replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight');
-      if (!isLoraWeight(graphName)) throw new FormatError(st.path, name, 'not a LoRA A/B weight');
+      if (!isLoraWeight(graphName) && isSaved(graphName)) {
+        weights.set(graphName, { shape: info.shape, data: await st.readF32(name) });
+        continue;
+      }
+      if (!isLoraWeight(graphName)) throw new FormatError(st.path, name, saved.length ? `neither a LoRA A/B weight nor in modules_to_save [${saved.join(', ')}]` : 'not a LoRA A/B weight');
       const [d0, d1] = info.shape;
       if (info.shape.length !== 2 || (graphName.endsWith('lora_A.weight') ? d0 !== j.r : d1 !== j.r)) {
         throw new FormatError(st.path, name, `shape [${info.shape}] does not fit rank ${j.r}`);

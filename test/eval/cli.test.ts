@@ -63,3 +63,12 @@ test('slm eval: table, --output results.json, --log-samples, --json, resume from
   const help = await runCli(['eval', '--help']);
   assert.match(help.out, /--base-url/);
 });
+
+test('slm eval on an encoder: a clear error saying what slm eval runs and where a classifier\'s numbers come from', async () => {
+  const { writeTinyEncoder } = await import('../models/encoder-fixture.ts');
+  const { dir } = await writeTinyEncoder('bert', 'sequence-classification');
+  const r = await runCli(['eval', dir, '--tasks', 'sst2', '--limit', '1', '--no-cache']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /is a bert encoder: slm eval scores decoders .* and T5 models/);
+  assert.match(r.err, /slm train --objective classification/);
+});

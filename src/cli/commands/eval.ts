@@ -7,10 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { cacheDir } from '../../util/cache-root.ts';
-import { SlmError } from '../../errors.ts';
+import { SlmError, UnsupportedError } from '../../errors.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { formatDuration } from '../../train/progress.ts';
 import { isT5Model } from '../../models/t5-load.ts';
+import { detectModelType } from '../../formats/model-folder.ts';
+import { MASKED_LM_ARCHS } from '../../models/registry.ts';
 import { BUILTIN_TASKS_DIR, EndpointModel, openLocalModel, openSeq2SeqModel, RequestCache, runEval, TaskIndex, type EvalModel } from '../../eval/index.ts';
 import { defaultModelPath } from '../generation-options.ts';
 
@@ -82,6 +84,7 @@ const command: Command = {
       const path = positionals[0] ?? defaultModelPath();
       const dtype = values.dtype as 'f32' | 'f16' | 'q8' | 'q4' | undefined;
       if (dtype && !['f32', 'f16', 'q8', 'q4'].includes(dtype)) throw new SlmError('INVALID_ARGUMENT', `--dtype must be f32, f16, q8 or q4, got '${dtype}'`);
+      await refuseEncoder(path);
       // Encoder-decoders (T5) score continuations as target sequences (lm-eval's seq2seq backend).
       model = (await isT5Model(path))
         ? await openSeq2SeqModel(path, { dtype, threads: int(values.threads, 'threads'), seed, signal: io.signal })
@@ -146,3 +149,15 @@ const command: Command = {
 };
 
 export default command;
+
+/**
+ * lm-eval's tasks need text log-likelihoods or generation, which an encoder (BERT, RoBERTa) has
+ * not: say so, and where an encoder's own numbers come from, before the decoder loader refuses
+ * it with advice about training.
+ */
+async function refuseEncoder(path: string): Promise<void> {
+  const declared = (await detectModelType(path).catch(() => undefined))?.declared;
+  if (declared && MASKED_LM_ARCHS[declared]) {
+    throw new UnsupportedError(`${path} is a ${declared} encoder: slm eval scores decoders (llama, phi, qwen2, phi3) and T5 models, whose tasks need text log-likelihoods or generation. For a classifier, held-out accuracy, macro-F1 and MCC come from slm train --objective classification (metrics.jsonl) or slm classify --jsonl on your data.`);
+  }
+}
