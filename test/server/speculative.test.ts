@@ -159,3 +159,17 @@ test('loadServedModel with a draft model or prompt lookup: HTTP completions equa
   }
   await assert.rejects(loadServedModel(target.folder, { ...opts, draft: small.folder, lookup: true }), /either a draft model or prompt lookup/);
 });
+
+test('slm serve: --help lists --draft and --lookup; both at once is one clear error', async () => {
+  const { runCli } = await import('../cli/helpers.ts');
+  const help = await runCli(['serve', '--help']);
+  assert.match(help.out + help.err, /--draft/);
+  assert.match(help.out + help.err, /--lookup/);
+  const { folder } = await writeTinyModel('llama', 7, 0.3);
+  const r = await runCli(['serve', folder, '--draft', folder, '--lookup', '--port', '0']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /either --draft or --lookup/);
+  const k = await runCli(['serve', folder, '--lookup', '--draft-tokens', '0', '--port', '0']);
+  assert.notEqual(k.code, 0);
+  assert.match(k.err, /--draft-tokens must be an integer in 1\.\.64/);
+});
