@@ -12,7 +12,7 @@ import type { GenerateResult } from '../generate/sequence-run.ts';
 import type { TextCodec } from '../generate/text-codec.ts';
 import type { DecoderSession, GenerationStep } from '../generate/types.ts';
 import { loadCausalLM, type CausalLM, type LoadModelOptions } from '../models/load.ts';
-import { loadEft, type EftModel, type EftPair } from '../methods/eft/index.ts';
+import { EftModel, loadEft, type EftPair } from '../methods/eft/index.ts';
 import { assertSharedVocabulary } from '../methods/shared-vocabulary.ts';
 import { ModelDraft, PromptLookupDraft, speculativeGenerate, type DraftSource, type SpeculativeStats } from '../methods/speculative/index.ts';
 import { Rng } from '../util/rng.ts';
@@ -102,9 +102,13 @@ export async function startGeneration(
   if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) throw new SlmError('INVALID_ARGUMENT', `--draft-tokens must be an integer in 1..64, got ${flags['draft-tokens']}`);
   let draft: DraftSource;
   let draftModel: CausalLM | undefined;
+  let ownsDraft = true;
   if (draftArg !== undefined) {
     const path = await modelPath(draftArg);
-    draftModel = await loadCausalLM(path, loadOpts);
+    // EFT's speculative variant: the small fine-tuned model, already loaded, drafts.
+    const reused = target instanceof EftModel ? target.modelAt(path) : undefined;
+    ownsDraft = reused === undefined;
+    draftModel = reused ?? (await loadCausalLM(path, loadOpts));
     assertSharedVocabulary(
       [
         { name: 'the model', vocabSize: target.vocabSize, tokenizer: target.tokenizer },
@@ -119,7 +123,7 @@ export async function startGeneration(
     async dispose() {
       await session.dispose();
       await draft.dispose();
-      await draftModel?.dispose();
+      if (ownsDraft) await draftModel?.dispose();
     },
   };
 }

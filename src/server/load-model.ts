@@ -108,7 +108,9 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
   // EFT: every session is a CombinedSession over the base and the pairs (src/methods/eft).
   const eft = opts.eft?.length ? await loadEft(path, opts.eft, loadOpts) : undefined;
   const lm = eft?.base ?? (await loadCausalLM(path, { ...loadOpts, adapter: opts.adapter }));
-  const draftLm = await loadDraft(path, lm, opts, loadOpts).catch(async (e) => {
+  // EFT's speculative variant (--draft naming an --eft-ft model) drafts with the loaded one.
+  const reusedDraft = opts.draft !== undefined && !opts.lookup ? eft?.modelAt(opts.draft) : undefined;
+  const draftLm = reusedDraft ?? await loadDraft(path, lm, opts, loadOpts).catch(async (e) => {
     await (eft ? eft.dispose() : lm.dispose());
     throw e;
   });
@@ -158,7 +160,7 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     async dispose() {
       await worker?.close();
       await (eft ? eft.dispose() : lm.dispose());
-      await draftLm?.dispose();
+      if (!reusedDraft) await draftLm?.dispose();
     },
   };
 }

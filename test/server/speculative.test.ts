@@ -173,3 +173,28 @@ test('slm serve: --help lists --draft and --lookup; both at once is one clear er
   assert.notEqual(k.code, 0);
   assert.match(k.err, /--draft-tokens must be an integer in 1\.\.64/);
 });
+
+test("EFT's speculative variant in the server: the loaded fine-tuned model drafts for the combination", async () => {
+  const [base, ft] = await Promise.all([7, 9].map((s) => writeTinyModel('llama', s, 0.3)));
+  const opts = { dtype: 'f32' as const, threads: 1, cacheDir: false as const };
+  const lm = await loadCausalLM(ft.folder, opts);
+  const ids = lm.tokenizer.encode('hello there');
+  // base + (ft − base) = ft: the combination decodes as the fine-tuned model does.
+  const want = await generateText(lm.createSession(), codecFromTokenizer(lm.tokenizer, lm.eosIds), ids, { temperature: 0, maxTokens: 10, stopTokenIds: [] });
+  const eosBias = Object.fromEntries(lm.eosIds.map((e) => [e, -100]));
+  await lm.dispose();
+  const model = await loadServedModel(base.folder, { ...opts, name: 'eft', eft: [{ ft: ft.folder, ref: base.folder }], draft: ft.folder });
+  const server = createServer({ model, maxConcurrency: 2 });
+  try {
+    const res = await server.app.request('/v1/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'eft', prompt: ids, max_tokens: 10, temperature: 0, logit_bias: eosBias }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { choices: { text: string }[] }).choices[0].text, want.text);
+  } finally {
+    await server.close();
+    await model.dispose();
+  }
+});
