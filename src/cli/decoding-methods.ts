@@ -12,7 +12,7 @@ import type { GenerateResult } from '../generate/sequence-run.ts';
 import type { TextCodec } from '../generate/text-codec.ts';
 import type { DecoderSession, GenerationStep } from '../generate/types.ts';
 import { loadCausalLM, type CausalLM, type LoadModelOptions } from '../models/load.ts';
-import { loadEft, type EftModel, type EftPair } from '../methods/eft/index.ts';
+import { EftModel, loadEft, type EftPair } from '../methods/eft/index.ts';
 import { assertSharedVocabulary } from '../methods/shared-vocabulary.ts';
 import { ModelDraft, PromptLookupDraft, speculativeGenerate, type DraftSource, type SpeculativeStats } from '../methods/speculative/index.ts';
 import { Rng } from '../util/rng.ts';
@@ -61,8 +61,24 @@ export async function loadDecodingTarget(model: string, flags: Flags, opts: Load
   return loadEft(model, pairs, opts) as Promise<EftModel>;
 }
 
-/** The EFT options alone (slm serve takes these, not the speculative ones). */
+/** The EFT options alone. */
 export const EFT_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(Object.entries(DECODING_METHOD_OPTIONS).filter(([k]) => k.startsWith('eft-')));
+
+/** What slm serve takes: every method, applied to every request. */
+export const SERVE_METHOD_OPTIONS: Record<string, OptionSpec> = {
+  ...DECODING_METHOD_OPTIONS,
+  draft: { ...DECODING_METHOD_OPTIONS.draft!, description: 'speculative decoding for every request: a small model (same tokenizer) drafts, the model verifies; outputs as without it' },
+  lookup: { ...DECODING_METHOD_OPTIONS.lookup!, description: 'prompt-lookup decoding for every request (drafts copied from the prompt and the text so far)' },
+};
+
+/** --draft / --lookup / --draft-tokens for slm serve, the draft model resolved like any <model>. */
+export async function speculationFromFlags(flags: Flags): Promise<{ draft?: string; lookup?: boolean; draftTokens?: number }> {
+  const draftArg = flags.draft as string | undefined;
+  if (draftArg !== undefined && flags.lookup) throw new SlmError('INVALID_ARGUMENT', 'give either --draft or --lookup, not both');
+  const k = flags['draft-tokens'] === undefined ? undefined : Number(flags['draft-tokens']);
+  if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) throw new SlmError('INVALID_ARGUMENT', `--draft-tokens must be an integer in 1..64, got ${flags['draft-tokens']}`);
+  return { draft: draftArg === undefined ? undefined : await modelPath(draftArg), lookup: !!flags.lookup, draftTokens: k };
+}
 
 export interface MethodGeneration {
   generation: Generation<GenerationStep, GenerateResult & { speculative?: SpeculativeStats }>;
@@ -86,9 +102,13 @@ export async function startGeneration(
   if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) throw new SlmError('INVALID_ARGUMENT', `--draft-tokens must be an integer in 1..64, got ${flags['draft-tokens']}`);
   let draft: DraftSource;
   let draftModel: CausalLM | undefined;
+  let ownsDraft = true;
   if (draftArg !== undefined) {
     const path = await modelPath(draftArg);
-    draftModel = await loadCausalLM(path, loadOpts);
+    // EFT's speculative variant: the small fine-tuned model, already loaded, drafts.
+    const reused = target instanceof EftModel ? target.modelAt(path) : undefined;
+    ownsDraft = reused === undefined;
+    draftModel = reused ?? (await loadCausalLM(path, loadOpts));
     assertSharedVocabulary(
       [
         { name: 'the model', vocabSize: target.vocabSize, tokenizer: target.tokenizer },
@@ -103,7 +123,7 @@ export async function startGeneration(
     async dispose() {
       await session.dispose();
       await draft.dispose();
-      await draftModel?.dispose();
+      if (ownsDraft) await draftModel?.dispose();
     },
   };
 }

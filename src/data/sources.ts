@@ -29,6 +29,12 @@ export interface ReadOptions {
    * for one document per file.
    */
   documentSeparator?: string | null;
+  /**
+   * Plain-text files have their Windows line endings (\r\n) read as \n (default), so a model
+   * trained on mixed corpora (Project Gutenberg files use \r\n) does not learn to write \r\n.
+   * `true` keeps the bytes as they are.
+   */
+  keepLineEndings?: boolean;
   /** Pieces of a long document are cut near this many characters (default 1 Mi). */
   maxChunkChars?: number;
   signal?: AbortSignal;
@@ -115,7 +121,9 @@ async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerator<Sourc
 }
 
 async function* readText(file: string, opts: ReadOptions): AsyncGenerator<SourceRecord> {
-  const sep = opts.documentSeparator === undefined ? DEFAULT_DOCUMENT_SEPARATOR : opts.documentSeparator;
+  const given = opts.documentSeparator === undefined ? DEFAULT_DOCUMENT_SEPARATOR : opts.documentSeparator;
+  // The separator is looked for in the text as read, so it is normalised the same way.
+  const sep = given === null || opts.keepLineEndings ? given : given.replace(/\r\n/g, '\n');
   if (sep === '') throw new SlmError('INVALID_ARGUMENT', 'documentSeparator must not be empty (use null for one document per file)');
   const maxChunk = opts.maxChunkChars ?? 1 << 20;
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: Math.min(maxChunk, 1 << 20) });
@@ -123,8 +131,17 @@ async function* readText(file: string, opts: ReadOptions): AsyncGenerator<Source
   let first = true;
   // Whether the current document already emitted a piece (so an empty tail still closes it).
   let docOpen = false;
-  for await (const chunk of stream as AsyncIterable<string>) {
+  // A \r at the end of a chunk may pair with a \n at the start of the next.
+  let heldCr = false;
+  for await (const raw of stream as AsyncIterable<string>) {
     throwIfAborted(opts.signal);
+    let chunk = raw;
+    if (!opts.keepLineEndings) {
+      if (heldCr) chunk = '\r' + chunk;
+      heldCr = chunk.endsWith('\r');
+      if (heldCr) chunk = chunk.slice(0, -1);
+      chunk = chunk.replace(/\r\n/g, '\n');
+    }
     pending += chunk;
     if (first) {
       if (pending.charCodeAt(0) === 0xfeff) pending = pending.slice(1); // UTF-8 BOM
@@ -149,6 +166,7 @@ async function* readText(file: string, opts: ReadOptions): AsyncGenerator<Source
       pending = pending.slice(cut);
     }
   }
+  if (heldCr) pending += '\r';
   if (docOpen || /\S/.test(pending)) yield { kind: 'text', text: pending, endOfDocument: true };
 }
 

@@ -58,13 +58,15 @@ export interface LoadResult {
 }
 
 /** The cache key: what the token ids depend on. */
-export function cacheKey(files: readonly string[], opts: Pick<TokenizeOptions, 'tokenizerId' | 'documentSeparator' | 'maxChunkChars'>): string {
+export function cacheKey(files: readonly string[], opts: Pick<TokenizeOptions, 'tokenizerId' | 'documentSeparator' | 'maxChunkChars' | 'keepLineEndings'>): string {
   const h = createHash('sha256');
   const desc = {
     format: FORMAT_VERSION,
     tokenizer: opts.tokenizerId,
     separator: opts.documentSeparator === undefined ? DEFAULT_DOCUMENT_SEPARATOR : opts.documentSeparator,
     maxChunkChars: opts.maxChunkChars ?? null,
+    // Text files are read with \r\n as \n (sources.ts): ids cached before that must not be reused.
+    lineEndings: opts.keepLineEndings ? 'as-is' : 'lf',
     files: files.map((f) => {
       const st = statSync(f);
       return [resolve(f), st.size, st.mtimeMs];

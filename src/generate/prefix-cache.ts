@@ -42,6 +42,13 @@ export class PrefixCache {
     this.cached.set(seq, arr);
   }
 
+  /** Drops tokens of `seq` past `length` (speculative decoding's rejected draft tokens). */
+  truncate(seq: number, length: number): void {
+    const arr = this.cached.get(seq) ?? [];
+    if (length < arr.length) arr.length = Math.max(0, length);
+    this.session.truncate(seq, Math.max(0, length));
+  }
+
   /** Forgets `seq` (e.g. after a failed forward whose cache state is unknown). */
   reset(seq: number): void {
     this.session.truncate(seq, 0);

@@ -25,23 +25,23 @@ export interface StepperOptions extends SequenceOptions {
 
 export class SequenceStepper {
   readonly run: SequenceRun;
-  private cache: PrefixCache | undefined;
-  private seqIndex = -1;
+  protected cache: PrefixCache | undefined;
+  protected seqIndex = -1;
   private toFeed: number[] = [];
   private fedCount = 0;
-  private logits: Float32Array | undefined;
-  private pending: number | undefined;
+  protected logits: Float32Array | undefined;
+  protected pending: number | undefined;
   private readonly allRows: Float32Array[] = [];
   private promptScores: PromptTokenLogprob[] | undefined;
   private startedAt = performance.now();
   private prefillDoneAt: number | undefined;
-  private endedAt: number | undefined;
+  protected endedAt: number | undefined;
 
   constructor(
     codec: TextCodec,
     readonly promptIds: readonly number[],
     readonly opts: StepperOptions,
-    private readonly maxContext: number,
+    protected readonly maxContext: number,
   ) {
     this.run = new SequenceRun(codec, promptIds, opts, maxContext);
   }
@@ -132,6 +132,29 @@ export class SequenceStepper {
     this.mustHaveCache().appended(this.seqIndex, [this.pending]);
     this.pending = undefined;
     this.logits = row;
+  }
+
+  /**
+   * The tokens the next forward call feeds for this sequence: the pending token (a speculative
+   * stepper, src/methods/speculative/stepper.ts, adds its draft block after it).
+   */
+  get feedTokens(): number[] | undefined {
+    return this.pending === undefined ? undefined : [this.pending];
+  }
+
+  /** Work before the forward call that feeds `feedTokens` (a speculative stepper drafts here). */
+  async prepareFeed(): Promise<void> {}
+
+  /** Whether the forward call must return logits for every fed position. */
+  get wantsAllLogits(): boolean {
+    return false;
+  }
+
+  /** `feedTokens` went through a forward call; `rows` are its logits (the last, or all with wantsAllLogits). */
+  fedRows(rows: readonly Float32Array[]): void {
+    const row = rows[rows.length - 1];
+    if (!row) throw new RangeError('DecoderSession.forward returned no logits');
+    this.fed(row);
   }
 
   /** A forward call carrying the pending token failed: the cache state is unknown. */

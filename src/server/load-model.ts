@@ -11,6 +11,7 @@ import { ApiError } from './api-error.ts';
 import { SlmError } from '../errors.ts';
 import { loadEft, type EftPair } from '../methods/eft/index.ts';
 import { detectToolFormat } from './tools.ts';
+import { assertSharedVocabulary } from '../methods/shared-vocabulary.ts';
 
 export interface LoadServedModelOptions {
   /** Context length for the sessions (default: the model's, capped at 2048). */
@@ -32,6 +33,12 @@ export interface LoadServedModelOptions {
   adapter?: ModelAdapter;
   /** Serve an EFT combination: the model at `path` as the base plus these (fine-tuned, reference) pairs. */
   eft?: readonly EftPair[];
+  /** Speculative decoding for every request: this small model (same tokenizer) drafts (slm serve --draft). */
+  draft?: string;
+  /** Prompt-lookup decoding for every request (slm serve --lookup). */
+  lookup?: boolean;
+  /** Draft tokens per block to start with (default 5; adapts up to 16). */
+  draftTokens?: number;
   signal?: AbortSignal;
   /** Reserved: the loader builds lazily and does not report progress yet. */
   onProgress?: (p: { file: string; loaded: number; total: number }) => void;
@@ -101,6 +108,12 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
   // EFT: every session is a CombinedSession over the base and the pairs (src/methods/eft).
   const eft = opts.eft?.length ? await loadEft(path, opts.eft, loadOpts) : undefined;
   const lm = eft?.base ?? (await loadCausalLM(path, { ...loadOpts, adapter: opts.adapter }));
+  // EFT's speculative variant (--draft naming an --eft-ft model) drafts with the loaded one.
+  const reusedDraft = opts.draft !== undefined && !opts.lookup ? eft?.modelAt(opts.draft) : undefined;
+  const draftLm = reusedDraft ?? await loadDraft(path, lm, opts, loadOpts).catch(async (e) => {
+    await (eft ? eft.dispose() : lm.dispose());
+    throw e;
+  });
   const tok = lm.tokenizer;
   const hasChatTemplate = tok.chatTemplate !== undefined;
   // Long texts and chat templates (untrusted code from the model folder) are tokenized on a
@@ -117,6 +130,8 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     hasChatTemplate,
     chatStop: hasChatTemplate ? [] : FALLBACK_CHAT_STOP,
     createSession: async () => (eft ? eft.createSession() : lm.createSession()),
+    speculative:
+      draftLm || opts.lookup ? { createDraftSession: draftLm ? async () => draftLm.createSession() : undefined, draftTokens: opts.draftTokens } : undefined,
     tokenizerInfo: {
       bos_token: tok.bosId === undefined ? null : (tok.idToToken(tok.bosId) ?? null),
       eos_token: tok.eosId === undefined ? null : (tok.idToToken(tok.eosId) ?? null),
@@ -145,6 +160,30 @@ export async function loadServedModel(path: string, opts: LoadServedModelOptions
     async dispose() {
       await worker?.close();
       await (eft ? eft.dispose() : lm.dispose());
+      if (!reusedDraft) await draftLm?.dispose();
     },
   };
+}
+
+/** The draft model of --draft, checked to share the served model's vocabulary. */
+async function loadDraft(path: string, lm: CausalLM, opts: LoadServedModelOptions, loadOpts: Parameters<typeof loadCausalLM>[1]): Promise<CausalLM | undefined> {
+  if (opts.draft !== undefined && opts.lookup) throw new SlmError('INVALID_ARGUMENT', 'give either a draft model or prompt lookup, not both');
+  if (opts.draftTokens !== undefined && !(Number.isInteger(opts.draftTokens) && opts.draftTokens >= 1 && opts.draftTokens <= 64)) {
+    throw new SlmError('INVALID_ARGUMENT', `draft tokens must be an integer in 1..64, got ${opts.draftTokens}`);
+  }
+  if (opts.draft === undefined) return undefined;
+  const draft = await loadCausalLM(opts.draft, loadOpts);
+  try {
+    assertSharedVocabulary(
+      [
+        { name: path, vocabSize: lm.vocabSize, tokenizer: lm.tokenizer },
+        { name: opts.draft, vocabSize: draft.vocabSize, tokenizer: draft.tokenizer },
+      ],
+      '--draft',
+    );
+  } catch (e) {
+    await draft.dispose();
+    throw e;
+  }
+  return draft;
 }

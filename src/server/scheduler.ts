@@ -19,6 +19,7 @@ import type { GenerateResult, TokenConstraint } from '../generate/sequence-run.t
 import { SequenceStepper } from '../generate/sequence-stepper.ts';
 import type { DecoderSession, GenerationStep } from '../generate/types.ts';
 import { JsonSchemaConstraint } from '../generate/constrained/token-mask.ts';
+import { SpeculativeStepper } from '../methods/speculative/stepper.ts';
 import { ApiError } from './api-error.ts';
 import type { Job, RunOptions } from './engine.ts';
 import type { ServedModel } from './served-model.ts';
@@ -57,6 +58,8 @@ export interface SchedulerStats {
 
 interface Lane {
   session: DecoderSession;
+  /** The draft model's session for speculative decoding (ServedModel.speculative), same slots. */
+  draft?: DecoderSession;
   cache: PrefixCache;
   slots: Slot[];
 }
@@ -128,12 +131,11 @@ export class BatchScheduler {
           // A job may bring its own constraint (a tool call); else the request's JSON schema.
           const constraint: TokenConstraint | undefined =
             j.opts.constraint ?? (opts.schema ? new JsonSchemaConstraint(opts.schema, this.model.codec, this.model.vocabSize) : undefined);
-          const stepper = new SequenceStepper(
-            this.model.codec,
-            j.promptIds,
-            { ...j.opts, constraint, promptLogprobs: opts.promptLogprobs, prefillChunkSize: this.opts.prefillChunkSize },
-            this.model.contextLength,
-          );
+          const stepperOpts = { ...j.opts, constraint, promptLogprobs: opts.promptLogprobs, prefillChunkSize: this.opts.prefillChunkSize };
+          const spec = this.model.speculative;
+          const stepper = spec
+            ? new SpeculativeStepper(this.model.codec, j.promptIds, stepperOpts, this.model.contextLength, spec)
+            : new SequenceStepper(this.model.codec, j.promptIds, stepperOpts, this.model.contextLength);
           return { req, job, stepper, slot: undefined, busy: false, left: false };
         });
       } catch (e) {
@@ -163,7 +165,7 @@ export class BatchScheduler {
     for (const req of [...this.requests]) this.failRequest(req, shuttingDown());
     this.wake?.();
     await this.running;
-    await Promise.all(this.lanes.map((l) => l.session.dispose()));
+    await Promise.all(this.lanes.flatMap((l) => [l.session.dispose(), l.draft?.dispose()]));
     this.lanes.length = 0;
   }
 
@@ -231,6 +233,7 @@ export class BatchScheduler {
       this.active.add(s);
       try {
         s.stepper.begin(slot.lane.cache, slot.seq);
+        if (s.stepper instanceof SpeculativeStepper) s.stepper.attachDraft(slot.lane.draft, slot.seq);
       } catch (e) {
         this.failRequest(s.req, e);
       }
@@ -266,11 +269,16 @@ export class BatchScheduler {
     this.creating = true;
     try {
       const session = await this.model.createSession();
+      const draft = await this.model.speculative?.createDraftSession?.().catch(async (e) => {
+        await session.dispose();
+        throw e;
+      });
       if (this.disposed) {
         await session.dispose();
+        await draft?.dispose();
         return undefined;
       }
-      const lane: Lane = { session, cache: new PrefixCache(session), slots: [] };
+      const lane: Lane = { session, draft, cache: new PrefixCache(session), slots: [] };
       for (let seq = 0; seq < this.opts.slotsPerSession; seq++) lane.slots.push({ lane, seq, user: undefined, lastUsed: 0 });
       this.lanes.push(lane);
       return lane.slots[0];
@@ -333,16 +341,19 @@ export class BatchScheduler {
   /** Samples the next token of every sequence with fresh logits whose request can take a step. */
   private sample(): void {
     for (const s of [...this.active]) {
-      if (s.left || s.req.blocked || !s.stepper.ready) continue;
-      let step: GenerationStep | undefined;
-      try {
-        step = s.stepper.next();
-      } catch (e) {
-        this.failRequest(s.req, e);
-        continue;
+      // A speculative stepper may hold several accepted tokens: all go out now, unless the
+      // stream pushes back.
+      while (!s.left && !s.req.blocked && s.stepper.ready) {
+        let step: GenerationStep | undefined;
+        try {
+          step = s.stepper.next();
+        } catch (e) {
+          this.failRequest(s.req, e);
+          break;
+        }
+        if (step) this.deliver(s.req, s.job, step);
+        if (s.stepper.done && !s.left) this.leave(s);
       }
-      if (step) this.deliver(s.req, s.job, step);
-      if (s.stepper.done && !s.left) this.leave(s);
     }
   }
 
@@ -391,11 +402,14 @@ export class BatchScheduler {
     let out: Float32Array[][] | undefined;
     let error: unknown;
     try {
+      // Speculative steppers draft their blocks first (one sequence after another: a lane's draft
+      // session, like its target session, takes one call at a time).
+      for (const s of seqs) await s.stepper.prepareFeed();
       // No signal: one request's cancellation must not abort the others' step. A cancelled
       // sequence already left; its row is dropped below.
       out = await lane.session.forward(
-        seqs.map((s) => [s.stepper.pendingToken!]),
-        { seqs: seqs.map((s) => s.slot!.seq) },
+        seqs.map((s) => s.stepper.feedTokens!),
+        { seqs: seqs.map((s) => s.slot!.seq), allLogits: seqs.some((s) => s.stepper.wantsAllLogits) },
       );
     } catch (e) {
       error = e;
@@ -413,13 +427,12 @@ export class BatchScheduler {
         this.release(s, false);
         return;
       }
-      const row = out![i]?.[0];
-      if (!row) {
+      try {
+        s.stepper.fedRows(out![i] ?? []);
+      } catch (e) {
         s.stepper.failed();
-        this.failRequest(s.req, new RangeError('DecoderSession.forward returned no logits'));
-        return;
+        this.failRequest(s.req, e);
       }
-      s.stepper.fed(row);
     });
   }
 

@@ -5,6 +5,7 @@ import type { TextCodec } from '../generate/text-codec.ts';
 import type { ChatMessage } from '../tokenizer/types.ts';
 import type { ToolFormat } from './tools.ts';
 import type { VisionChat } from './image-parts.ts';
+import type { ServedSpeculation } from '../methods/speculative/stepper.ts';
 
 export interface ServedModel {
   /** The id clients pass as `model` (and /v1/models lists). */
@@ -27,6 +28,11 @@ export interface ServedModel {
    * reuse between chat turns).
    */
   createSession(): Promise<DecoderSession>;
+  /**
+   * Speculative decoding for every request (slm serve --draft / --lookup): a draft model's
+   * session per lane, or prompt lookup. Outputs are those of plain decoding.
+   */
+  readonly speculative?: ServedSpeculation;
   /**
    * Chat prompt ids: template rendered with the generation prompt, special tokens added once.
    * `tools` (HF's list of {type: "function", function}) is passed to a template that renders them.

@@ -37,6 +37,12 @@ test('--eft-ft/--eft-ref: a zero delta leaves the model unchanged; pairs and voc
   // base + (other - base) = other: the combination decodes as the fine-tuned model would.
   const otherAlone = await runCli(['generate', other.folder, '-p', 'hello', ...greedy]);
   assert.deepEqual(JSON.parse(shifted.out).tokens, JSON.parse(otherAlone.out).tokens);
+  // EFT's speculative variant: the fine-tuned model (already loaded) drafts for the combination;
+  // here the combination equals it, so every greedy draft is accepted.
+  const variant = await runCli(['generate', base.folder, '-p', 'hello', '--max-tokens', '12', '--temperature', '0', '--dtype', 'f32', '--threads', '1', '--eft-ft', other.folder, '--eft-ref', base.folder, '--draft', other.folder]);
+  assert.equal(variant.code, 0, variant.err);
+  const counts = /drafts accepted (\d+)\/(\d+)/.exec(variant.err);
+  assert.ok(counts && Number(counts[2]) > 0 && counts[1] === counts[2], variant.err);
   const unpaired = await runCli(['generate', base.folder, '-p', 'hello', '--eft-ft', other.folder]);
   assert.equal(unpaired.code, 1);
   assert.match(unpaired.err, /come in pairs/);

@@ -116,3 +116,22 @@ test(
     await assert.rejects(collect(readRecords(bad)), (e: unknown) => e instanceof FormatError && /invalid JSON/.test(e.message));
   }),
 );
+
+test('\\r\\n is read as \\n (also across read chunks and in the separator); keepLineEndings keeps it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slm-crlf-'));
+  try {
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${'x'.repeat(i % 7)} end`);
+    const crlf = lines.join('\r\n') + '\r\n\r\nsecond doc\r\nlast\r';
+    const file = join(dir, 'crlf.txt');
+    writeFileSync(file, crlf);
+    // Tiny read chunks (highWaterMark follows maxChunkChars), so many fall between \r and \n.
+    for (const maxChunkChars of [5, 6, 7, 1 << 20]) {
+      const docs = documents(await collect(readRecords(file, { documentSeparator: '\r\n\r\n', maxChunkChars })));
+      assert.deepEqual(docs, [lines.join('\n'), 'second doc\nlast\r'], `maxChunkChars ${maxChunkChars}`);
+      const kept = documents(await collect(readRecords(file, { documentSeparator: null, maxChunkChars, keepLineEndings: true })));
+      assert.equal(kept.join(''), crlf);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

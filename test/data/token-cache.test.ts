@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTokenizedCorpus, numDocuments, readTokenCache, type TokenizedCorpus } from '../../src/data/token-cache.ts';
+import { cacheKey, loadTokenizedCorpus, numDocuments, readTokenCache, type TokenizedCorpus } from '../../src/data/token-cache.ts';
 import { FormatError } from '../../src/errors.ts';
 
 /** Toy tokenizer: one token per UTF-16 code unit; counts its calls. */
@@ -101,3 +101,14 @@ test(
     );
   }),
 );
+
+test('the cache key depends on how line endings are read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slm-key-'));
+  try {
+    const f = join(dir, 'a.txt');
+    writeFileSync(f, 'a\r\nb');
+    assert.notEqual(cacheKey([f], { tokenizerId: 't' }), cacheKey([f], { tokenizerId: 't', keepLineEndings: true }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -9,7 +9,7 @@ import { formatLogLine, type LogFormat } from '../../server/access-log.ts';
 import { createServer } from '../../server/app.ts';
 import { loadServedModel } from '../../server/load-model.ts';
 import { adapterFromFlags, LORA_OPTION } from '../lora-option.ts';
-import { EFT_OPTIONS, eftPairsFromFlags } from '../decoding-methods.ts';
+import { SERVE_METHOD_OPTIONS, eftPairsFromFlags, speculationFromFlags } from '../decoding-methods.ts';
 import { PULL_OPTION, resolveModelArgument } from '../resolve-model.ts';
 import { authNotice, checkApiKey } from '../../server/auth.ts';
 import { loadAnyServedModel } from '../../server/encoder-served.ts';
@@ -59,7 +59,7 @@ const SHUTDOWN_GRACE_MS = 3000;
 const serve: Command = {
   name: 'serve',
   summary: 'serve a model over an OpenAI-compatible HTTP API',
-  usage: '[model] [--lora DIR] [--eft-ft M --eft-ref M [--eft-weight W]]... [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json] [--ui]',
+  usage: '[model] [--lora DIR] [--eft-ft M --eft-ref M [--eft-weight W]]... [--draft M | --lookup] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-concurrency N] [--ctx N] [--log-format text|json] [--ui]',
   options: {
     ...PULL_OPTION,
     host: { type: 'string', description: 'address to bind (env SLM_HOST); default 127.0.0.1', valueName: 'addr' },
@@ -72,7 +72,7 @@ const serve: Command = {
     ui: { type: 'boolean', description: 'also serve the playground page at / (run the model in the browser or on this server)' },
     'allow-remote-images': { type: 'boolean', description: 'vision models: fetch http(s) image URLs in chat requests (size- and time-limited); default: data: URLs only' },
     ...LORA_OPTION,
-    ...EFT_OPTIONS,
+    ...SERVE_METHOD_OPTIONS,
   },
   async run({ values, positionals }, io) {
     // No model: the default model, as generate and chat do (resolve-model.ts).
@@ -103,10 +103,13 @@ const serve: Command = {
     const unwatchParent = stopWithNpmParent(onStop);
     // Listen first so /health can say 503 while the model loads.
     const eft = await eftPairsFromFlags(values);
+    const speculation = await speculationFromFlags(values);
     // T5 folders are served text-to-text through their own adapter (src/server/t5-served-model.ts).
-    const model = (await isT5Model(path))
+    const t5 = await isT5Model(path);
+    if (t5 && (eft.length || speculation.draft !== undefined || speculation.lookup)) throw new SlmError('INVALID_ARGUMENT', `${path} is a T5 (text-to-text) model: --eft-*, --draft and --lookup apply to decoder-only models`);
+    const model = t5
       ? loadT5ServedModel(path, { signal: stop.signal })
-      : loadAnyServedModel(path, { adapter, eft, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
+      : loadAnyServedModel(path, { adapter, eft, ...speculation, ctx: ctx ?? 4096, concurrency: maxConcurrency, signal: stop.signal });
     let modelDisposed = false;
     const server = createServer({ model, apiKey, maxConcurrency, maxQueue: intOption('max-queue', values['max-queue'], 64), ctx, log, logFormat, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...(values['allow-remote-images'] ? { limits: { allowRemoteImages: true } } : {}), ...(values.ui ? { ui: { modelPath: path, modelName: basename(path) } } : {}) });
     try {

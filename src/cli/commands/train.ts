@@ -164,7 +164,4 @@ const train: Command = {
   },
 };
 
-/** The closing stderr line. Classification runs have an eval loss but no perplexity (and their
- * held-out accuracy was already logged), so each part is printed only when the run has it. */
-
 export default train;

@@ -1,6 +1,7 @@
 // Loads the models of an EFT combination and checks, before any graph is built for the small
 // ones, that they share the base model's vocabulary. A reference model shared by several pairs
 // (interpolation between fine-tunes of one base) is loaded once.
+import { resolve } from 'node:path';
 import { loadCausalLM, type CausalLM, type LoadModelOptions } from '../../models/load.ts';
 import { assertSharedVocabulary } from '../shared-vocabulary.ts';
 import { CombinedSession } from './combined-session.ts';
@@ -19,7 +20,16 @@ export class EftModel {
     readonly base: CausalLM,
     readonly terms: readonly { ft: CausalLM; ref: CausalLM; weight: number }[],
     private readonly owned: readonly CausalLM[],
+    private readonly byPath: ReadonlyMap<string, CausalLM> = new Map(),
   ) {}
+
+  /**
+   * The loaded model given as `path` (base, fine-tuned or reference), if any: EFT's speculative
+   * variant drafts with the fine-tuned model already in memory instead of loading it again.
+   */
+  modelAt(path: string): CausalLM | undefined {
+    return this.byPath.get(resolve(path));
+  }
 
   get tokenizer() {
     return this.base.tokenizer;
@@ -53,10 +63,10 @@ export class EftModel {
 export async function loadEft(basePath: string, pairs: readonly EftPair[], opts: LoadModelOptions = {}): Promise<EftModel> {
   const loaded = new Map<string, CausalLM>();
   const load = async (path: string) => {
-    let m = loaded.get(path);
+    let m = loaded.get(resolve(path));
     if (!m) {
       m = await loadCausalLM(path, opts);
-      loaded.set(path, m);
+      loaded.set(resolve(path), m);
     }
     return m;
   };
@@ -72,7 +82,7 @@ export async function loadEft(basePath: string, pairs: readonly EftPair[], opts:
       );
       terms.push({ ft, ref, weight: p.weight ?? 1 });
     }
-    return new EftModel(base, terms, [...loaded.values()]);
+    return new EftModel(base, terms, [...loaded.values()], loaded);
   } catch (e) {
     for (const m of loaded.values()) await m.dispose();
     throw e;

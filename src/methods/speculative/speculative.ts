@@ -15,8 +15,8 @@ import { validatePrompt, type GenerateOptions } from '../../generate/generate.ts
 import { SequenceRun, type GenerateResult } from '../../generate/sequence-run.ts';
 import type { TextCodec } from '../../generate/text-codec.ts';
 import type { DecoderSession, GenerationStep } from '../../generate/types.ts';
-import { Rng } from '../../util/rng.ts';
 import type { DraftSource } from './draft.ts';
+import { acceptanceRng, verifyBlock } from './verify.ts';
 
 export interface SpeculativeOptions extends GenerateOptions {
   /** Draft tokens per block at the start (default 5). */
@@ -39,24 +39,6 @@ export interface SpeculativeResult extends GenerateResult {
   speculative: SpeculativeStats;
 }
 
-/** Draws an index from probabilities that need not sum to one (all zero: from `fallback`). */
-function drawFrom(weights: Float64Array, rng: Rng, fallback: Float64Array): number {
-  let total = 0;
-  for (const w of weights) total += w;
-  const src = total > 0 ? weights : fallback;
-  if (total <= 0) for (const w of fallback) total += w;
-  let u = rng.next() * total;
-  let last = -1;
-  for (let i = 0; i < src.length; i++) {
-    if (src[i] <= 0) continue;
-    last = i;
-    u -= src[i];
-    if (u < 0) return i;
-  }
-  if (last < 0) throw new RangeError('cannot sample: every token has probability 0');
-  return last;
-}
-
 export function speculativeGenerate(
   target: DecoderSession,
   draft: DraftSource,
@@ -70,7 +52,7 @@ export function speculativeGenerate(
   const run = new SequenceRun(codec, promptIds, opts, target.maxContext);
   const greedy = (opts.temperature ?? 1) === 0;
   // The acceptance test's own random stream, derived from the request's seed.
-  const rng = new Rng((opts.rng ?? new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32))).clone().nextU32() ^ 0x5bd1e995);
+  const rng = acceptanceRng(opts);
   const maxK = Math.max(1, opts.maxDraftTokens ?? 16);
   let k = Math.min(maxK, Math.max(1, opts.draftTokens ?? 5));
   const stats: SpeculativeStats = { proposed: 0, accepted: 0, targetCalls: 0 };
@@ -86,7 +68,7 @@ export function speculativeGenerate(
       prefillDoneAt = performance.now();
       const context = [...promptIds];
       // The newest accepted token: not yet fed to the target (it leads the next block).
-      let step = run.next(pre.last);
+      const step = run.next(pre.last);
       if (step) yield step;
       let pending = run.generated.at(-1);
       while (!run.done && pending !== undefined) {
@@ -99,33 +81,10 @@ export function speculativeGenerate(
         const out = await target.forward([[pending, ...drafted]], { seqs: [seq], allLogits: true, signal: opts.signal });
         stats.targetCalls++;
         stats.proposed += drafted.length;
-        const dists = out[0];
-        let acceptedHere = 0;
-        let next: number | undefined;
-        for (let i = 0; i <= drafted.length && !run.done; i++) {
-          const logits = dists[i];
-          const p = run.probabilities(logits);
-          if (i === drafted.length) {
-            next = greedy ? argmaxP(p) : drawFrom(p, rng, p); // the free token after a fully accepted block
-          } else {
-            const x = drafted[i];
-            const q = proposal.q?.[i];
-            const qx = q ? q[x] : 1;
-            const ok = greedy ? p[x] === 1 : qx > 0 && rng.next() < Math.min(1, p[x] / qx);
-            if (ok) {
-              acceptedHere++;
-              step = run.accept(x, logits);
-              if (step) yield step;
-              continue;
-            }
-            // Rejected: draw from the residual max(0, p − q) (q one-hot for deterministic drafts).
-            const residual = p.map((pv, v) => Math.max(0, pv - (q ? q[v] : v === x ? 1 : 0)));
-            next = greedy ? argmaxP(p) : drawFrom(residual, rng, p);
-          }
-          step = run.accept(next, logits);
-          if (step) yield step;
-          break;
-        }
+        const outcome = verifyBlock(run, drafted, proposal.q, out[0], rng, greedy);
+        for (const st of outcome.steps) if (st) yield st;
+        const acceptedHere = outcome.accepted;
+        const next = outcome.next;
         stats.accepted += acceptedHere;
         // The target's cache holds context + every drafted token; keep the accepted ones.
         target.truncate(seq, context.length + acceptedHere);
@@ -147,10 +106,4 @@ export function speculativeGenerate(
     ...run.result({ startedAt, prefillDoneAt, endedAt: endedAt ?? performance.now() }),
     speculative: { ...stats },
   }));
-}
-
-function argmaxP(p: Float64Array): number {
-  let best = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-  return best;
 }
