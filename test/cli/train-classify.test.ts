@@ -41,7 +41,7 @@ test('slm train --objective classification on roberta from a CSV; LoRA adapter a
   const r = await runCli(['train', '--model', dir, '--out', out, '--steps', '40', '--lr', '3e-3', ...common]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /held-out: accuracy [0-9.]+ \(majority class [0-9.]+\), macro-F1/);
-  assert.match(r.err, /done at step 40: loss [0-9.]+; model in /);
+  assert.match(r.err, /done at step 40: loss [0-9.]+, held-out accuracy [0-9.]+; model in /);
   const last = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
   assert.ok(last.eval_accuracy > last.eval_majority_accuracy, JSON.stringify(last));
 
