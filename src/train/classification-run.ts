@@ -39,6 +39,9 @@ export interface ClassificationRunResult {
   labels: string[];
   trainExamples: number;
   heldOutExamples: number;
+  /** Weights of the classifier (base + head, LoRA pairs excluded) and those trained. */
+  parameters: number;
+  trainableParameters: number;
   heldOut?: { accuracy: number; macro_f1: number; mcc: number; majority_accuracy: number };
 }
 
@@ -130,6 +133,9 @@ export async function runClassificationTraining(cfg: TrainConfig & { labels?: st
       resumeFrom,
     });
     let result;
+    const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+    const parameters = [...all.values()].reduce((a, s) => a + numel(s), 0);
+    const trainableParameters = trainer.buffers.weights.reduce((a, w) => a + numel(w.shape), 0);
     try {
       result = await trainer.run();
       if (result.stopped === 'completed') {
@@ -150,7 +156,7 @@ export async function runClassificationTraining(cfg: TrainConfig & { labels?: st
     } finally {
       await trainer.dispose();
     }
-    const out: ClassificationRunResult = { out: cfg.out, modelType: arch.modelType, step: result.step, stopped: result.stopped, labels, trainExamples: train.rows.length, heldOutExamples: held.rows.length };
+    const out: ClassificationRunResult = { out: cfg.out, modelType: arch.modelType, step: result.step, stopped: result.stopped, labels, trainExamples: train.rows.length, heldOutExamples: held.rows.length, parameters, trainableParameters };
     if (result.stopped === 'completed' && held.rows.length) {
       // Held-out metrics of the model as written (the same path `slm classify` takes; LoRA: the
       // base with the adapter applied).

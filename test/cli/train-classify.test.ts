@@ -47,9 +47,17 @@ test('slm train --objective classification on roberta from a CSV; LoRA adapter a
 
   // LoRA on the trained classifier (its head is reused and trained in full).
   const ad = join(work, 'lora');
-  const l = await runCli(['train', '--model', out, '--out', ad, '--steps', '4', '--lr', '1e-2', '--lora-r', '4', '--lora-targets', 'query,value', ...common]);
+  const l = await runCli(['train', '--model', out, '--out', ad, '--steps', '4', '--lr', '1e-2', '--lora-r', '4', '--lora-targets', 'query,value', '--json', ...common]);
   assert.equal(l.code, 0, l.err);
   assert.match(l.err, /held-out: accuracy/, 'a LoRA run reports held-out metrics too');
+  const summary = JSON.parse(l.out);
+  // tiny RoBERTa: 2 layers, hidden 32; LoRA r=4 on query and value: 2 layers x 2 x (4x32 + 32x4) = 1024,
+  // plus the head trained in full: dense 32x32+32, out_proj 2x32+2 = 1122.
+  assert.equal(summary.trainable_parameters, 1024 + 1122);
+  // the classifier without the LoRA pairs: embeddings 40x32 + 20x32 + 1x32 + LN 64; per layer
+  // 4x(32x32+32) + 32x48+48 + 48x32+32 + 2 LN x 64 = 7504, two layers; the head 1122.
+  assert.equal(summary.parameters, 1280 + 640 + 32 + 64 + 2 * 7504 + 1122);
+  assert.equal(typeof summary.held_out.accuracy, 'number');
   const cfg = JSON.parse(readFileSync(join(ad, 'adapter_config.json'), 'utf8'));
   assert.equal(cfg.task_type, 'SEQ_CLS');
   assert.deepEqual(cfg.modules_to_save, ['classifier']);

@@ -72,3 +72,25 @@ test('slm eval on an encoder: a clear error saying what slm eval runs and where 
   assert.match(r.err, /is a bert encoder: slm eval scores decoders .* and T5 models/);
   assert.match(r.err, /slm train --objective classification/);
 });
+
+test('slm eval progress: a bar on a TTY stderr (cleared before the summary), nothing when piped', async () => {
+  const { PassThrough, Writable } = await import('node:stream');
+  const { main } = await import('../../src/cli/main.ts');
+  const files = await writeTinyModel('llama', 4, 0.5);
+  const dir = mkdtempSync(join(tmpdir(), 'slmkit-eval-tty-'));
+  writeFileSync(join(dir, 'docs.jsonl'), ['a', 'b', 'c'].map((q) => JSON.stringify({ q, choices: ['one', 'two'], gold: 0 })).join('\n'));
+  writeFileSync(join(dir, 't.yaml'), 'task: tty_mc\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: docs.jsonl\noutput_type: multiple_choice\ntest_split: test\ndoc_to_text: "{{q}}:"\ndoc_to_choice: choices\ndoc_to_target: gold\n');
+  const args = ['eval', files.folder, '--tasks', join(dir, 't.yaml'), '--no-cache', '--bootstrap-iters', '10'];
+  let err = '';
+  const tty = Object.assign(new Writable({ write(c, _e, cb) { err += c.toString(); cb(); } }), { isTTY: true, columns: 80 });
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(args, { stdin, stdout: new Writable({ write(_c, _e, cb) { cb(); } }), stderr: tty, signal: new AbortController().signal });
+  assert.equal(code, 0, err);
+  // 3 documents x 2 choices = 6 requests; the last redraw shows them all and a full bar.
+  assert.match(err, /\rrequests 6\/6 \[={24}\] \S+ ETA /);
+  assert.match(err, /\r\x1b\[Kslm eval: tty_mc \(3 docs\)/);
+  const piped = await runCli(args);
+  assert.equal(piped.code, 0, piped.err);
+  assert.doesNotMatch(piped.err, /requests \d+\/\d+/);
+});
