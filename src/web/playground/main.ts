@@ -232,10 +232,13 @@ async function init(): Promise<void> {
     drop.classList.remove('over');
     useFiles(e.dataTransfer?.files ?? []);
   });
-  const gpu = 'gpu' in navigator;
+  // A WebGPU adapter, not just navigator.gpu: without one onnxruntime-web falls back to WASM.
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  document.body.dataset.webgpu = String(!!adapter);
   $<HTMLElement>('runtime-note').textContent = [
     crossOriginIsolated ? 'cross-origin isolated: WASM threads available' : 'not cross-origin isolated: WASM runs single-threaded',
-    gpu ? 'WebGPU present' : 'no WebGPU in this browser (the WebGPU choice runs on WASM)',
+    adapter ? 'WebGPU adapter present' : 'no WebGPU adapter here (the WebGPU choice runs on WASM)',
   ].join(' · ');
   if (!(await opfsAvailable())) $<HTMLElement>('cache-note').textContent = 'no Origin Private File System here: models are built on every visit';
   try {
