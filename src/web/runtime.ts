@@ -92,7 +92,11 @@ export async function compileWeb(graph: Graph, o: WebCompileOptions = {}): Promi
   const now = () => (globalThis.performance ?? Date).now();
   const t0 = now();
   const model = encodeModel(lowered.model);
-  const key = o.cache && o.weightsVersion !== undefined ? await builtModelKey(lowered, model, o.weightsVersion) : undefined;
+  let key: string | undefined;
+  if (o.cache && o.weightsVersion !== undefined) {
+    // No crypto.subtle (a page served over plain http from another host): run uncached.
+    key = await builtModelKey(lowered, model, o.weightsVersion).catch((e: Error) => (o.onCacheError?.(e), undefined));
+  }
   let entry = key ? await o.cache!.get(key) : undefined;
   const cacheHit = entry !== undefined && entry.data.byteLength === lowered.dataSize;
   if (!cacheHit) {
