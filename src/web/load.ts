@@ -58,6 +58,8 @@ export interface WebLoadProgress {
   total?: number;
   /** The graph built or found ('graph-*'), or the cache's complaint ('cache-error'). */
   detail?: string;
+  /** 'graph-*': where its time went (WebCompiledGraph.timings). */
+  timings?: WebCompiledGraph['timings'];
 }
 
 export class WebCausalLM<C = unknown> {
@@ -81,6 +83,12 @@ export class WebCausalLM<C = unknown> {
     /** Graphs built so far, and how many of them came from the built-model cache. */
     readonly graphs: { built: number; cached: number; cache?: string },
   ) {}
+
+  /**
+   * Resolves once the graphs built so far are in the cache (true) — they are written in the
+   * background after the model is ready — or false when one could not be stored.
+   */
+  cacheWrites: () => Promise<boolean> = async () => false;
 
   get modelType(): string {
     return this.arch.modelType;
@@ -166,6 +174,7 @@ export async function loadCausalLMWeb(src: ModelSource, opts: WebLoadOptions = {
     // The weights' identity in the cache key: the file's version (no version: not cached).
     const weightsVersion = w.source.version && `${w.source.version}|dtype=${dtype}|acc=${accuracyLevel}|quantizer=${QUANTIZER_VERSION}`;
     const graphs = { built: 0, cached: 0, cache: cache && weightsVersion ? cache.name : undefined };
+    const stores: Promise<boolean>[] = [];
     const build = (o: DecoderGraphOptions, mode: 'append' | 'concat', name: string) => async (): Promise<GraphRunner> => {
       const g: WebCompiledGraph = await compileWeb(decoderGraph(arch, runConfig, w.store, vbOpts, o), {
         ...opts,
@@ -178,7 +187,8 @@ export async function loadCausalLMWeb(src: ModelSource, opts: WebLoadOptions = {
       });
       graphs.built++;
       if (g.cacheHit) graphs.cached++;
-      opts.onProgress?.({ phase: g.cacheHit ? 'graph-cached' : 'graph-built', detail: name });
+      stores.push(g.stored);
+      opts.onProgress?.({ phase: g.cacheHit ? 'graph-cached' : 'graph-built', detail: name, timings: g.timings });
       return g;
     };
     // Each graph is built once, when a session first needs it, and shared by every session.
@@ -211,7 +221,9 @@ export async function loadCausalLMWeb(src: ModelSource, opts: WebLoadOptions = {
     };
     // The graph every generate needs first: built (or taken from the cache) now.
     if (opts.eager !== false) await (runners.shared ? runners.shared.last() : runners.last());
-    return new WebCausalLM(src.name, arch, runConfig, tokenizer, opened.generationConfig, dtype, params, memoryBytes, context, threads, runners, w.checkpoint, opened.format, graphs);
+    const lm = new WebCausalLM(src.name, arch, runConfig, tokenizer, opened.generationConfig, dtype, params, memoryBytes, context, threads, runners, w.checkpoint, opened.format, graphs);
+    lm.cacheWrites = async () => (await Promise.all(stores)).every(Boolean);
+    return lm;
   } catch (e) {
     await (checkpoint ? checkpoint.close() : opened.close());
     throw e;

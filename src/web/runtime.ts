@@ -38,6 +38,10 @@ export interface WebCompiledGraph extends GraphRunner {
   dataSize: number;
   /** True when the built model came from the cache (no weight was read). */
   cacheHit: boolean;
+  /** Where the time went (ms): reading + gathering weights or reading the cache entry, creating the session, writing the cache. */
+  timings: { weightsMs: number; sessionMs: number; cacheWriteMs: number };
+  /** Settles when the cache holds this graph (true), or could not store it (false). */
+  stored: Promise<boolean>;
 }
 
 let configured = false;
@@ -85,8 +89,14 @@ export async function compileWeb(graph: Graph, o: WebCompileOptions = {}): Promi
   if (lowered.dataSize > WASM_MEMORY_LIMIT) {
     throw new SlmError('INVALID_ARGUMENT', `graph '${graph.name}' holds ${(lowered.dataSize / 1024 ** 3).toFixed(2)} GiB of weights; the browser's wasm32 memory is limited to 4 GiB (try dtype q4)`);
   }
+  const now = () => (globalThis.performance ?? Date).now();
+  const t0 = now();
   const model = encodeModel(lowered.model);
-  const key = o.cache && o.weightsVersion !== undefined ? await builtModelKey(lowered, model, o.weightsVersion) : undefined;
+  let key: string | undefined;
+  if (o.cache && o.weightsVersion !== undefined) {
+    // No crypto.subtle (a page served over plain http from another host): run uncached.
+    key = await builtModelKey(lowered, model, o.weightsVersion).catch((e: Error) => (o.onCacheError?.(e), undefined));
+  }
   let entry = key ? await o.cache!.get(key) : undefined;
   const cacheHit = entry !== undefined && entry.data.byteLength === lowered.dataSize;
   if (!cacheHit) {
@@ -99,13 +109,18 @@ export async function compileWeb(graph: Graph, o: WebCompileOptions = {}): Promi
     entry = { model, data, inputs: lowered.inputs.map((i) => i.name), outputs: lowered.outputs.map((x) => x.name) };
   }
   throwIfAborted(o.signal);
+  const t1 = now();
   const session = await createSession(graph.name, entry!, o);
+  const t2 = now();
+  // The cache is written in the background: the first reply need not wait for the disk.
+  const timings = { weightsMs: Math.round(t1 - t0), sessionMs: Math.round(t2 - t1), cacheWriteMs: 0 };
+  let stored: Promise<boolean> = Promise.resolve(cacheHit);
   if (!cacheHit && key && entry!.data.byteLength === lowered.dataSize) {
-    try {
-      await o.cache!.put(key, entry!);
-    } catch (e) {
-      o.onCacheError?.(e as Error);
-    }
+    const e = entry!;
+    stored = o.cache!.put(key, e).then(
+      () => ((timings.cacheWriteMs = Math.round(now() - t2)), true),
+      (err: Error) => (o.onCacheError?.(err), false),
+    );
   }
   const inputs = new Set(entry!.inputs);
   const outputs = entry!.outputs;
@@ -113,6 +128,8 @@ export async function compileWeb(graph: Graph, o: WebCompileOptions = {}): Promi
   return {
     dataSize: lowered.dataSize,
     cacheHit,
+    timings,
+    stored,
     async run(feeds, opts) {
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, h] of Object.entries(feeds)) {

@@ -23,7 +23,7 @@ const MAX_TOKENS = 12;
 
 const skip = NO_CHROMIUM || (!existsSync(join(MODEL, 'model.safetensors')) ? `no default model at ${MODEL}` : false);
 
-test('playground in headless Chromium: in-page greedy tokens = Node, OPFS cache on reload, server mode streams, bad files say so', { skip, timeout: 240_000 }, async () => {
+test('playground in headless Chromium: in-page greedy tokens = Node, OPFS cache on reload, server mode streams, bad files say so', { skip, timeout: 480_000 }, async () => {
   // The reference: the same model, prompt and options on onnxruntime-node.
   const lm = await loadCausalLM(MODEL, { cacheDir: false, threads: 1 });
   const codec = codecFromTokenizer(lm.tokenizer, lm.eosIds);
@@ -57,7 +57,9 @@ test('playground in headless Chromium: in-page greedy tokens = Node, OPFS cache 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`# in-page run (cold): ${await page.textContent('#status')} | ${await page.textContent('#stats')}`);
 
-    // Reload: the built model comes from the Origin Private File System; same tokens.
+    // Reload (once the background cache write is done): the built model comes from the
+    // Origin Private File System; same tokens.
+    await page.waitForSelector('body[data-stored=true]', { timeout: 120_000 });
     await gotoReady(page, `${url}/`);
     await runGreedy();
     assert.equal(await page.getAttribute('body', 'data-cached'), 'true', (await page.textContent('#status')) ?? '');

@@ -49,6 +49,17 @@ test('playground: a dropped GGUF = Node token for token; Stop; a broken download
     assert.deepEqual(tokens, want.tokens, `page: ${await page.textContent('#output')} | node: ${want.text}`);
     assert.match(await page.textContent('#status') ?? '', /done/);
 
+    // The WebGPU choice: without an adapter (this browser runs with --disable-gpu) onnxruntime-web
+    // falls back to WASM, and the tokens are the same.
+    if ((await page.getAttribute('body', 'data-webgpu')) === 'false') {
+      await page.selectOption('#backend', 'webgpu');
+      await generateInPage(page);
+      const s2 = (await page.textContent('#status')) ?? '';
+      assert.match(s2, /done/, `${s2}\n${logs.join('\n')}`);
+      assert.deepEqual((await page.getAttribute('#output', 'data-tokens'))?.split(',').map(Number), want.tokens);
+      await page.selectOption('#backend', 'wasm');
+    } else console.log('# a WebGPU adapter is present: the fallback is not exercised');
+
     // Stop a long reply: press Stop once tokens stream; the reply ends early and the page is ready.
     await page.fill('#max-tokens', '200');
     // (Pressed from inside the page as soon as 3 tokens show: the tiny model is fast.)

@@ -47,7 +47,7 @@ const MIME: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/j
 const mimeOf = (name: string) => MIME[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream';
 
 /** A file with Range support (the page reads weights by ranges). */
-async function sendFile(c: Context, path: string): Promise<Response> {
+async function sendFile(c: Context, path: string, extra: Record<string, string> = {}): Promise<Response> {
   const st = statSync(path);
   const size = st.size;
   // A validator, so the page's cache of built models (src/web/cache.ts) knows a changed file.
@@ -57,6 +57,7 @@ async function sendFile(c: Context, path: string): Promise<Response> {
     'accept-ranges': 'bytes',
     etag: `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
     'last-modified': st.mtime.toUTCString(),
+    ...extra,
   };
   const m = /^bytes=(\d+)-(\d*)$/.exec(c.req.header('range') ?? '');
   let start = 0;
@@ -110,7 +111,8 @@ export function mountUi(app: Hono, o: UiOptions): void {
     if (!/^ort-wasm[\w.-]*\.(wasm|mjs)$/.test(file)) throw notFound(`onnxruntime-web file ${file}`);
     const path = join(ortDistDir(), file);
     if (!existsSync(path)) throw notFound(`onnxruntime-web file ${file}`);
-    return sendFile(c, path);
+    // Cacheable, so Chromium keeps the compiled wasm module (its code cache) between visits.
+    return sendFile(c, path, { 'cache-control': 'public, max-age=86400' });
   });
   app.get('/ui/model/:file', async (c) => {
     const file = c.req.param('file');

@@ -44,7 +44,14 @@ function threadsWanted(): number | undefined {
   return t ? Number(t) : undefined;
 }
 
+/** When each load phase was first and last seen (ms since the load began), for the benches. */
+let phases: Record<string, [number, number]> = {};
+let loadT0 = 0;
+
 function onProgress(p: WebLoadProgress): void {
+  const t = Math.round(performance.now() - loadT0);
+  phases[p.phase] = [phases[p.phase]?.[0] ?? t, t];
+  if (p.timings) Object.assign(phases, Object.fromEntries(Object.entries(p.timings).map(([k, v]) => [k, [v, v]])));
   if (p.phase === 'weights' && p.total) {
     progress.hidden = false;
     progress.value = Math.min(1, p.loaded! / p.total);
@@ -59,6 +66,8 @@ async function model(): Promise<WebCausalLM> {
   if (loaded?.source !== source || loaded.backend !== backend()) {
     if (loaded) void loaded.model.then((m) => m.dispose()).catch(() => undefined);
     const t0 = performance.now();
+    loadT0 = t0;
+    phases = {};
     say(`loading ${source.name} …`);
     const ep = backend();
     const p = loadCausalLMWeb(source, { wasmPaths: '/ui/ort/', threads: threadsWanted(), executionProvider: ep, onProgress });
@@ -71,7 +80,12 @@ async function model(): Promise<WebCausalLM> {
         const threads = m.threads === 1 ? '1 thread' : `${m.threads || 'auto'} threads`;
         say(`loaded ${m.modelType} ${m.format} (${(m.parameterCount / 1e6).toFixed(1)}M parameters, ${m.dtype}) in ${(ms / 1000).toFixed(1)} s, ${from}; ${threads}${crossOriginIsolated ? '' : ' (page not cross-origin isolated: single-threaded)'}`);
         document.body.dataset.loadMs = ms.toFixed(0);
+        document.body.dataset.phases = JSON.stringify(phases);
         document.body.dataset.cached = String(m.graphs.cached > 0);
+        void m.cacheWrites().then((ok) => {
+          document.body.dataset.stored = String(ok);
+          if (ok && m.graphs.cached === 0) $<HTMLElement>('cache-note').textContent = 'built model stored in the browser cache';
+        });
       },
       () => {
         progress.hidden = true;
@@ -218,10 +232,13 @@ async function init(): Promise<void> {
     drop.classList.remove('over');
     useFiles(e.dataTransfer?.files ?? []);
   });
-  const gpu = 'gpu' in navigator;
+  // A WebGPU adapter, not just navigator.gpu: without one onnxruntime-web falls back to WASM.
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  document.body.dataset.webgpu = String(!!adapter);
   $<HTMLElement>('runtime-note').textContent = [
     crossOriginIsolated ? 'cross-origin isolated: WASM threads available' : 'not cross-origin isolated: WASM runs single-threaded',
-    gpu ? 'WebGPU present' : 'no WebGPU in this browser (the WebGPU choice runs on WASM)',
+    adapter ? 'WebGPU adapter present' : 'no WebGPU adapter here (the WebGPU choice runs on WASM)',
   ].join(' · ');
   if (!(await opfsAvailable())) $<HTMLElement>('cache-note').textContent = 'no Origin Private File System here: models are built on every visit';
   try {
