@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { runT5Bench, t5Section } from './t5.ts';
 import { runEncoderBench, encoderSection } from './encoders.ts';
 import { runServingBench, servingMarkdown, type ServingRow } from './serving.ts';
+import { companionMarkdown, runCompanionBench } from './companion.ts';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -82,6 +83,10 @@ log('encoder bench (MiniLM-L6 shape, batch 32 x 128, slmkit vs llama.cpp)');
 const encoders = await runEncoderBench({ rounds: quick ? 1 : 3, threads: 2, log });
 log('serving bench (slm serve vs llama.cpp batched in-process, 1/4/16 clients)');
 const serving: ServingRow[] = await runServingBench({ models: quick ? ['stories15M'] : undefined, threads: quick ? [1] : [1, 2], rounds: quick ? 1 : 3, log });
+log('companion shapes and EFT cost (issue 13; random weights, 1 thread)');
+const companionLoad = loadavg();
+const companionOpts = { repeats: quick ? 1 : 5, tokens: 64, threads: 1 };
+const companion = await runCompanionBench({ ...companionOpts, shapes: quick ? ['h512-l12'] : undefined, log });
 const load2 = loadavg();
 
 const lines: string[] = [
@@ -139,6 +144,7 @@ lines.push(...ceilingSection(ceilings, rows));
 lines.push(...targetsSection(ceilings, rows));
 lines.push(...DECODER_MEMORY_NOTES);
 lines.push(...encoderSection(encoders));
+lines.push('', companionMarkdown(companion, { ...companionOpts, load: companionLoad, date: started.toISOString().slice(0, 10) }));
 lines.push(
   '',
   '## Training (stories15M shape, batch 8 × 256, 2 threads, float32)',

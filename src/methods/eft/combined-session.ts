@@ -26,6 +26,12 @@ export class CombinedSession implements DecoderSession {
   constructor(
     readonly base: DecoderSession,
     readonly terms: readonly EftTerm[],
+    /**
+     * Run the models' forward calls at once (onnxruntime runs each on its own threads) instead
+     * of one after another. Off by default: with every session already using the cores the
+     * calls only compete; bench/companion.ts measures both.
+     */
+    private readonly concurrent = false,
   ) {
     if (terms.length === 0) throw new SlmError('INVALID_ARGUMENT', 'EFT needs at least one (fine-tuned, reference) pair');
     this.all = [base, ...terms.flatMap((t) => [t.ft, t.ref])];
@@ -44,9 +50,12 @@ export class CombinedSession implements DecoderSession {
   }
 
   async forward(tokens: number[][], opts?: { seqs?: number[]; allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array[][]> {
-    // The models run one after another: each onnxruntime session already uses the cores.
-    const outs: Float32Array[][][] = [];
-    for (const s of this.all) outs.push(await s.forward(tokens, opts));
+    let outs: Float32Array[][][];
+    if (this.concurrent) outs = await Promise.all(this.all.map((s) => s.forward(tokens, opts)));
+    else {
+      outs = [];
+      for (const s of this.all) outs.push(await s.forward(tokens, opts));
+    }
     const [baseOut] = outs;
     return baseOut.map((rows, r) =>
       rows.map((baseRow, p) => {
