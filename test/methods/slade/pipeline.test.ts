@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCorpus } from '../../../src/methods/slade/corpus.ts';
 import { chooseCandidate, decompileInput, functionsOfObjdump } from '../../../src/methods/slade/decompile.ts';
-import { evalCorpus } from '../../../src/methods/slade/evaluate.ts';
+import { degenerateIO, evalCorpus } from '../../../src/methods/slade/evaluate.ts';
 import { buildRetrievalIndex, RetrievalDecompiler } from '../../../src/methods/slade/retrieval.ts';
 import { runCli } from '../../cli/helpers.ts';
 import { skipReason } from './toolchain.ts';
@@ -80,4 +80,9 @@ test('slm slade: --help, subcommand and option errors', async () => {
   const badArch = await runCli(['slade', 'decompile', 'x.s', '--model', 'm', '--arch', 'mips']);
   assert.notEqual(badArch.code, 0);
   assert.match(badArch.err, /x\.s not found|--arch must be/);
+});
+
+test('IO examples with one repeated output are degenerate (not scored)', () => {
+  assert.equal(degenerateIO('0\n0\n0\n0\n'), true);
+  assert.equal(degenerateIO('0\n1\n0\n'), false);
 });
