@@ -66,9 +66,9 @@ export async function runEval(values: Record<string, unknown>, io: CommandIO): P
     const rows = readCorpus(String(values.corpus)).filter((r) => r.split === 'test').slice(0, limit);
     const r = await evalCorpus(rows, model, { samples, concurrency, signal: io.signal, log });
     const seconds = Math.round((performance.now() - started) / 1000);
-    if (values.json) io.stdout.write(JSON.stringify({ set: 'corpus-test', model: modelDir, kind: model.kind, samples, seconds, summary: r.summary, cases: values.records ? r.cases : undefined }) + '\n');
+    if (values.json) io.stdout.write(JSON.stringify({ set: 'corpus-test', model: modelDir, kind: model.kind, samples, seconds, degenerateIO: r.degenerate, summary: r.summary, cases: values.records ? r.cases : undefined }) + '\n');
     else {
-      io.stdout.write(`held-out corpus (${rows.length} functions), ${model.kind}, samples ${samples}\ncell          cases  compile  IO-acc  edit-sim\n`);
+      io.stdout.write(`held-out corpus (${rows.length} functions; ${r.degenerate} function-arch IO sets with one repeated output not scored), ${model.kind}, samples ${samples}\ncell          cases  compile  IO-acc  edit-sim\n`);
       for (const [k, s] of Object.entries(r.summary)) io.stdout.write(`${k.padEnd(12)} ${String(s.cases).padStart(6)}  ${(s.compileRate * 100).toFixed(1).padStart(6)}%  ${(s.ioAccuracy * 100).toFixed(1).padStart(5)}%  ${s.editSimilarity.toFixed(3)}\n`);
     }
     return 0;

@@ -53,7 +53,8 @@ export interface CorpusStats {
 
 /** Drop `static`, `inline` and GNU attributes before the name so gcc emits the function. */
 export function emittable(text: string): string {
-  const brace = text.indexOf('(');
+  const at = /\bfunc0\s*\(/.exec(text)?.index;
+  const brace = at ?? text.indexOf('(');
   const head = text.slice(0, brace).replace(/\b(static|inline|__inline__|__inline|extern|__always_inline|__extern_always_inline|__STATIC_INLINE)\b/g, '').replace(/__attribute__\s*\(\([^()]*(\([^()]*\)[^()]*)*\)\)/g, '').replace(/^\s+/, '');
   return head + text.slice(brace);
 }

@@ -71,12 +71,25 @@ export interface CorpusEvalCell {
   editSimilarity: number;
 }
 
+/**
+ * Examples whose recorded output is one repeated line (e.g. a predicate that printed 0 for every
+ * random input) cannot tell a right function from `return 0;`; they are not scored.
+ */
+export function degenerateIO(expected: string): boolean {
+  return new Set(expected.trim().split('\n')).size <= 1;
+}
+
 /** Held-out corpus rows with IO examples: IO accuracy / compile rate / edit similarity per arch-level. */
-export async function evalCorpus(rows: CorpusRow[], model: Decompiler, o: EvalOptions = {}): Promise<{ summary: Record<string, CorpusEvalCell>; cases: CorpusCase[] }> {
+export async function evalCorpus(rows: CorpusRow[], model: Decompiler, o: EvalOptions = {}): Promise<{ summary: Record<string, CorpusEvalCell>; cases: CorpusCase[]; degenerate: number }> {
   const jobs: { row: CorpusRow; arch: Arch; opt: 'O0' | 'O3' }[] = [];
+  let degenerate = 0;
   for (const row of rows) {
     for (const [arch, e] of Object.entries(row.arch) as [Arch, NonNullable<CorpusRow['arch'][Arch]>][]) {
       if (!e.io) continue;
+      if (degenerateIO(e.io.expected)) {
+        degenerate++;
+        continue;
+      }
       for (const opt of ['O0', 'O3'] as const) if (e[opt]) jobs.push({ row, arch, opt });
     }
   }
@@ -96,5 +109,5 @@ export async function evalCorpus(rows: CorpusRow[], model: Decompiler, o: EvalOp
     const mean = (f: (c: CorpusCase) => number) => (cs.length ? cs.reduce((a, c) => a + f(c), 0) / cs.length : 0);
     summary[k] = { cases: cs.length, compileRate: mean((c) => +c.compiled), ioAccuracy: mean((c) => +c.passed), editSimilarity: mean((c) => c.editSimilarity) };
   }
-  return { summary, cases };
+  return { summary, cases, degenerate };
 }

@@ -32,7 +32,7 @@ const CANON: Record<string, Scalar | 'void'> = {
 };
 
 /** Parse "const unsigned char *p" / "int a[]" / "double x" into a CType, or undefined. */
-export function parseType(decl: string, isParam: boolean): CType | undefined {
+export function parseType(decl: string, isParam: boolean, typedefs: Record<string, Scalar | 'void'> = {}): CType | undefined {
   let t = decl.replace(/\b(const|volatile|restrict|static|inline|extern|register|__restrict)\b/g, ' ').trim();
   let pointer = 0;
   if (isParam && /\[\s*\w*\s*\]\s*$/.test(t)) {
@@ -43,7 +43,7 @@ export function parseType(decl: string, isParam: boolean): CType | undefined {
   t = t.replace(/\*/g, ' ').replace(/\s+/g, ' ').trim();
   // Drop the declarator name (last word) when more than the type is there.
   const words = t.split(' ');
-  const tryCanon = (w: string[]) => CANON[w.join(' ')];
+  const tryCanon = (w: string[]) => CANON[w.join(' ')] ?? (w.length === 1 ? typedefs[w[0]!] : undefined);
   let scalar = tryCanon(words);
   if (scalar === undefined && words.length > 1) scalar = tryCanon(words.slice(0, -1));
   if (scalar === undefined || pointer > 1) return undefined;
@@ -54,14 +54,20 @@ export function parseType(decl: string, isParam: boolean): CType | undefined {
 /** The signature of the first function definition named `name` (or the last definition) in `source`. */
 export function parseSignature(source: string, name?: string): Signature | undefined {
   const re = /(^|\n)([A-Za-z_][\w \t*]*?)\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*\{/g;
+  // Scalar typedefs of the unit (`typedef unsigned long word;`, stubbed `typedef long T;`).
+  const typedefs: Record<string, Scalar | 'void'> = {};
+  for (const m of source.matchAll(/(?:^|\n)\s*typedef\s+([\w ]+?)\s+([A-Za-z_]\w*)\s*;/g)) {
+    const t = CANON[m[1]!.trim().replace(/\s+/g, ' ')] ?? typedefs[m[1]!.trim()];
+    if (t !== undefined && t !== 'void') typedefs[m[2]!] = t;
+  }
   let found: Signature | undefined;
   for (const m of source.matchAll(re)) {
     const fname = m[3]!;
     if (['if', 'while', 'for', 'switch', 'return', 'sizeof'].includes(fname)) continue;
     if (name !== undefined && fname !== name) continue;
-    const ret = parseType(m[2]!.trim(), false);
+    const ret = parseType(m[2]!.trim(), false, typedefs);
     const plist = m[4]!.trim();
-    const params = plist === '' || plist === 'void' ? [] : plist.split(',').map((p) => parseType(p.trim(), true));
+    const params = plist === '' || plist === 'void' ? [] : plist.split(',').map((p) => parseType(p.trim(), true, typedefs));
     if (!ret || params.some((p) => p === undefined)) {
       found = undefined;
       if (name !== undefined) return undefined;

@@ -23,8 +23,14 @@ test('driver: seeded, prints the return value and every buffer element', () => {
   assert.equal(d1.match(/for \(int k = 0; k < 32; k\+\+\)/g)?.length, 3);
 });
 
-test('x86-64: the original passes, wrong / crashing / looping / forking / writing candidates fail', { skip: skipReason() }, async () => {
-  const io = await recordIO(REF, 'clamp_sum', 'x86_64', { cases: 6 });
+let cached: Awaited<ReturnType<typeof recordIO>>;
+async function examples() {
+  cached ??= await recordIO(REF, 'clamp_sum', 'x86_64', { cases: 6 });
+  return cached;
+}
+
+test('x86-64: the original passes; wrong, crashing and non-C candidates fail', { skip: skipReason() }, async () => {
+  const io = await examples();
   assert.ok(io, 'examples recorded');
   assert.equal(io.expected.trim().split('\n').length, 6 * 33, 'return value + 32 buffer elements per case');
   assert.deepEqual(await checkIO(REF, io, 'x86_64'), { compiled: true, passed: true, detail: 'ok' });
@@ -33,6 +39,14 @@ test('x86-64: the original passes, wrong / crashing / looping / forking / writin
   assert.deepEqual(await checkIO(noWrite, io, 'x86_64'), { compiled: true, passed: false, detail: 'output differs' });
   const crash = await checkIO('int clamp_sum(int *a, int n, int hi) { return *(volatile int *)0; }', io, 'x86_64');
   assert.deepEqual([crash.compiled, crash.passed, crash.detail], [true, false, 'exit 139']);
+  const notC = await checkIO('int clamp_sum(int *a, int n, int hi) { return n +; }', io, 'x86_64');
+  assert.equal(notC.compiled, false);
+  assert.match(notC.detail, /error/);
+});
+
+test('x86-64: looping, forking and file-writing candidates are stopped and fail', { skip: skipReason() }, async () => {
+  const io = await examples();
+  assert.ok(io);
   const t0 = performance.now();
   const loop = await checkIO('int clamp_sum(int *a, int n, int hi) { for (;;) {} }', io, 'x86_64');
   assert.deepEqual([loop.passed, loop.detail], [false, 'timed out']);
@@ -42,9 +56,6 @@ test('x86-64: the original passes, wrong / crashing / looping / forking / writin
   const write = await checkIO('#include <stdio.h>\nint clamp_sum(int *a, int n, int hi) { FILE *f = fopen("/usr/pwned", "w"); if (!f) __builtin_trap(); fputs("x", f); return 0; }', io, 'x86_64');
   assert.equal(write.passed, false);
   assert.match(write.detail, /exit/);
-  const notC = await checkIO('int clamp_sum(int *a, int n, int hi) { return n +; }', io, 'x86_64');
-  assert.equal(notC.compiled, false);
-  assert.match(notC.detail, /error/);
 });
 
 test('AArch64 under qemu: recorded, the original passes, an off-by-one fails', { skip: skipReason('aarch64') }, async () => {

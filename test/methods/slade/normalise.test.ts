@@ -27,3 +27,7 @@ test('edit similarity', () => {
   assert.equal(editSimilarity('abc', 'abc'), 1);
   assert.equal(editSimilarity('abcd', 'abce'), 0.75);
 });
+
+test('trailing alignment padding is dropped, a nop inside the body is kept', () => {
+  assert.equal(normaliseAsm('<func0>:\nnop\nmov %edi,%eax\nret\nnopl   0x0(%rax)\ndata16 cs nopw 0x0(%rax,%rax,1)\nxchg   %ax,%ax'), 'nop\nmov %edi,%eax\nret');
+});
