@@ -13,6 +13,7 @@ import { runCeilingBench, type CeilingRow } from './ceiling.ts';
 import { existsSync } from 'node:fs';
 import { runT5Bench, t5Section } from './t5.ts';
 import { runEncoderBench, encoderSection } from './encoders.ts';
+import { runLlavaTowerBench, llavaSection } from './llava.ts';
 import { runServingBench, servingMarkdown, type ServingRow } from './serving.ts';
 import { companionMarkdown, runCompanionBench } from './companion.ts';
 
@@ -81,6 +82,8 @@ log('T5 text-to-text bench (Flan-T5-small shape, threads 1 and 2)');
 const t5Rows = await runT5Bench({ threads: [1, 2], repeats: quick ? 1 : 2, log });
 log('encoder bench (MiniLM-L6 shape, batch 32 x 128, slmkit vs llama.cpp)');
 const encoders = await runEncoderBench({ rounds: quick ? 1 : 3, threads: 2, log });
+log('LLaVA-Phi vision tower bench (CLIP ViT-L/14-336 shape; --quick: 4 layers)');
+const llavaRows = await runLlavaTowerBench({ layers: quick ? 4 : 23, threads: [1, 2], dtypes: quick ? ['float32', 'q8'] : ['float32', 'float16', 'q8'], repeats: quick ? 1 : 3, log });
 log('serving bench (slm serve vs llama.cpp batched in-process, 1/4/16 clients)');
 const serving: ServingRow[] = await runServingBench({ models: quick ? ['stories15M'] : undefined, threads: quick ? [1] : [1, 2], rounds: quick ? 1 : 3, log });
 log('companion shapes and EFT cost (issue 13; random weights, 1 thread)');
@@ -145,6 +148,7 @@ lines.push(...targetsSection(ceilings, rows));
 lines.push(...DECODER_MEMORY_NOTES);
 lines.push(...encoderSection(encoders));
 lines.push('', companionMarkdown(companion, { ...companionOpts, load: companionLoad, date: started.toISOString().slice(0, 10) }));
+lines.push(...llavaSection(llavaRows));
 lines.push(
   '',
   '## Training (stories15M shape, batch 8 × 256, 2 threads, float32)',

@@ -77,3 +77,6 @@ export { loadLlava, LlavaModel, phi2V0Prompt, tokenizeWithImages, IMAGE_TOKEN_IN
 export { decodeImage, MAX_IMAGE_PIXELS, type RgbImage } from './vision/decode.ts';
 export { preprocessClip, clipPreprocessConfig, resizeBicubic, type ClipPreprocessConfig } from './vision/preprocess.ts';
 export { imagePixels, readImageInput, type ImageInput } from './vision/load-image.ts';
+export { LlavaDecoderSession, phi2V0Segments, tokenizeSegments, type PromptSegment } from './models/llava-session.ts';
+export { ClipImageEncoder } from './models/clip-load.ts';
+export { loadLlavaServedModel } from './server/llava-served.ts';

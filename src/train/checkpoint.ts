@@ -61,6 +61,8 @@ export interface CheckpointContent {
   weights: NamedArray[];
   /** Extra JSON files (adapter_config.json, config.json). */
   json?: Record<string, unknown>;
+  /** Writes other files (the tokenizer) into the checkpoint's temp folder, so checkpoint-<step>/ loads as a model. */
+  writeExtra?: (dir: string) => void;
   m: NamedArray[];
   v: NamedArray[];
   state: TrainerState;
@@ -103,6 +105,10 @@ export async function writeCheckpoint(outDir: string, c: CheckpointContent, o: W
     for (const [name, value] of Object.entries(c.json ?? {})) {
       writeFileAtomic(join(tmp, name), JSON.stringify(value, null, 2) + '\n');
       await o.onFileWritten?.(name);
+    }
+    if (c.writeExtra) {
+      c.writeExtra(tmp);
+      await o.onFileWritten?.('extra');
     }
     writeFileAtomic(join(tmp, TRAINER_STATE_FILE), JSON.stringify(c.state, null, 2) + '\n');
     await o.onFileWritten?.(TRAINER_STATE_FILE);

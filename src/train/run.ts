@@ -185,6 +185,8 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
     let trainable: ((n: string) => boolean) | undefined;
     let adapters: { train: ReturnType<typeof loraAdapter>; eval: ReturnType<typeof loraAdapter>; dropout: number } | undefined;
     let layout: CheckpointLayout;
+    // Every checkpoint carries the tokenizer too, so checkpoint-<step>/ loads as a model folder.
+    const writeExtra = (dir: string) => void writeTokenizerFiles(dir, tokens.added.length ? undefined : tokPath, tok);
     const lora: LoraConfig | undefined = cfg.lora ? { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.targetModules } : undefined;
     if (lora) {
       const targets = loraTargets(requireDecoder(arch, cfg.objective), config, lora);
@@ -196,10 +198,11 @@ export async function runTraining(cfg: TrainConfig, io: RunTrainingIO = {}): Pro
         toFileName: (n) => PEFT_PREFIX + n,
         toGraphName: (n) => n.replace(/^base_model\.model\./, ''),
         json: { 'adapter_config.json': adapterConfigJson(lora, cfg.model) },
+        writeExtra,
       };
       log(`LoRA r=${lora.r} alpha=${lora.alpha} on ${targets.length} layers (${[...new Set(targets.map((t) => t.module.split('.').at(-1)))].join(', ')})`);
     } else {
-      layout = { weightsFile: 'model.safetensors', json: { 'config.json': arch.toHfConfig(config) } };
+      layout = { weightsFile: 'model.safetensors', json: { 'config.json': arch.toHfConfig(config) }, writeExtra };
     }
 
     // ---- resume

@@ -35,6 +35,8 @@ export interface CheckpointLayout {
   toGraphName?: (fileName: string) => string;
   /** Extra JSON files written into every checkpoint (adapter_config.json, config.json). */
   json?: Record<string, unknown>;
+  /** Other files for every checkpoint (the tokenizer), written into its folder before trainer_state.json. */
+  writeExtra?: (dir: string) => void;
 }
 
 export interface TrainerOptions<C> {
@@ -320,6 +322,7 @@ export class Trainer<C> {
         m: named((n) => this.buffers.moment('m', n), false),
         v: named((n) => this.buffers.moment('v', n), false),
         json: this.o.layout.json,
+        writeExtra: this.o.layout.writeExtra,
         state: this.state(),
       },
       { keep: this.o.keepCheckpoints, onFileWritten: this.o.onCheckpointFile },
