@@ -44,6 +44,10 @@ test('slm train: flags override the config file; --json prints the final metrics
   assert.equal(summary.model_type, 'llama');
   assert.ok(Number.isFinite(summary.loss) && Number.isFinite(summary.eval_loss) && summary.eval_ppl > 1);
   for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'metrics.jsonl', 'loss.svg', 'checkpoint-2']) assert.ok(existsSync(join(out, file)), file);
+  // A checkpoint is a model folder of its own (config + weights + tokenizer): it generates.
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json']) assert.ok(existsSync(join(out, 'checkpoint-2', file)), `checkpoint-2/${file}`);
+  const gen = await cli(['generate', join(out, 'checkpoint-2'), '-p', 'a', '--max-tokens', '2', '--temperature', '0', '--dtype', 'f32']);
+  assert.equal(gen.code, 0, gen.err);
 
   const bad = await cli(['train', '--config', cfgFile, '--batch-size', 'lots']);
   assert.equal(bad.code, 1);
