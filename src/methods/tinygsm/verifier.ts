@@ -15,10 +15,10 @@ import { VarBuilder } from '../../nn/var-builder.ts';
 import { Linear } from '../../nn/layers.ts';
 import type { CausalLMArch } from '../../models/causal-lm.ts';
 import { IGNORE_INDEX } from '../../data/packing.ts';
-import { Rng } from '../../util/rng.ts';
 import { SlmError } from '../../errors.ts';
 import { appendBackwardAndOptimizer } from '../../train/step-graph.ts';
-import { copyTokens, requireDecoder, tokenFeeds, type BatchSource, type EvalRows, type TokenBatch, type TrainObjective } from '../../train/objective.ts';
+import { ShuffledRowBatches, rowEvalRows } from '../../train/shuffled-rows.ts';
+import { copyTokens, requireDecoder, tokenFeeds, type EvalRows, type TokenBatch, type TrainObjective } from '../../train/objective.ts';
 
 /** Module name of the scalar head in the verifier's checkpoint. */
 export const VERIFIER_HEAD = 'score';
@@ -136,57 +136,13 @@ function emptyBatch(batch: number, seqLen: number, padId: number): TokenBatch {
 }
 
 /** Endless shuffled epochs of verifier rows (right-padded; causal attention never sees the padding). */
-export class VerifierBatches implements BatchSource {
-  private epoch = 0;
-  private pos = 0;
-  private order: number[] = [];
-
-  constructor(private readonly e: EncodedExamples, private readonly batch: number, private readonly seqLen: number, private readonly padId: number, private readonly seed: number) {
+export class VerifierBatches extends ShuffledRowBatches {
+  constructor(e: EncodedExamples, batch: number, seqLen: number, padId: number, seed: number) {
     if (e.rows.length === 0) throw new SlmError('INVALID_ARGUMENT', 'the verifier has no training examples');
-    this.shuffle();
-  }
-
-  private shuffle(): void {
-    const rng = new Rng(`verifier:${this.seed}:${this.epoch}`);
-    this.order = this.e.rows.map((_, i) => i);
-    for (let i = this.order.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
-    }
-  }
-
-  next(): TokenBatch {
-    const out = emptyBatch(this.batch, this.seqLen, this.padId);
-    for (let r = 0; r < this.batch; r++) {
-      if (this.pos >= this.order.length) {
-        this.epoch++;
-        this.pos = 0;
-        this.shuffle();
-      }
-      writeRow(this.e, this.order[this.pos++]!, out, r, this.seqLen, this.padId);
-    }
-    return out;
-  }
-
-  state(): unknown {
-    return { epoch: this.epoch, pos: this.pos };
-  }
-
-  restore(s: never): void {
-    const st = s as { epoch: number; pos: number };
-    this.epoch = st.epoch;
-    this.pos = st.pos;
-    this.shuffle();
+    super(e.rows.length, batch, `verifier:${seed}`, (n) => emptyBatch(n, seqLen, padId), (k, out, at) => writeRow(e, k, out, at, seqLen, padId));
   }
 }
 
 export function verifierEvalRows(e: EncodedExamples, seqLen: number, padId: number): EvalRows {
-  return {
-    rowCount: e.rows.length,
-    batch(first, count, batchSize) {
-      const out = emptyBatch(batchSize, seqLen, padId);
-      for (let r = 0; r < Math.min(count, batchSize); r++) writeRow(e, first + r, out, r, seqLen, padId);
-      return out;
-    },
-  };
+  return rowEvalRows(e.rows.length, (n) => emptyBatch(n, seqLen, padId), (k, out, at) => writeRow(e, k, out, at, seqLen, padId));
 }

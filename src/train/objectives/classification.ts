@@ -14,10 +14,10 @@ import type { EncoderConfig } from '../../models/encoder-config.ts';
 import { encoderFeeds, type EncoderInputs, type EncoderRow } from '../../models/encoder-inputs.ts';
 import type { LabelledExample } from '../../data/labelled.ts';
 import { IGNORE_INDEX } from '../../data/packing.ts';
-import { Rng } from '../../util/rng.ts';
 import { SlmError } from '../../errors.ts';
 import { appendBackwardAndOptimizer } from '../step-graph.ts';
-import type { BatchSource, EvalGraphOptions, EvalRows, TokenBatch, TrainObjective } from '../objective.ts';
+import { ShuffledRowBatches, rowEvalRows } from '../shuffled-rows.ts';
+import type { EvalGraphOptions, EvalRows, TokenBatch, TrainObjective } from '../objective.ts';
 
 function requireEncoder(arch: ModelArch<unknown>): MaskedLMArch<EncoderConfig> {
   if (!isMaskedLMArch(arch)) throw new SlmError('INVALID_ARGUMENT', `objective classification needs a bidirectional encoder (roberta, bert); ${arch.modelType} is a decoder`);
@@ -114,58 +114,14 @@ function emptyBatch(batch: number, seqLen: number, padId: number): TokenBatch {
 }
 
 /** Endless shuffled epochs over the examples. */
-export class ClassificationBatches implements BatchSource {
-  private epoch = 0;
-  private pos = 0;
-  private order: number[] = [];
-
-  constructor(private readonly e: EncodedExamples, private readonly batch: number, private readonly seqLen: number, private readonly padId: number, private readonly seed: number) {
-    this.shuffle();
-  }
-
-  private shuffle(): void {
-    const rng = new Rng(`classification:${this.seed}:${this.epoch}`);
-    this.order = this.e.rows.map((_, i) => i);
-    for (let i = this.order.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
-    }
-  }
-
-  next(): TokenBatch {
-    const out = emptyBatch(this.batch, this.seqLen, this.padId);
-    for (let r = 0; r < this.batch; r++) {
-      if (this.pos >= this.order.length) {
-        this.epoch++;
-        this.pos = 0;
-        this.shuffle();
-      }
-      writeRow(this.e, this.order[this.pos++]!, out, r, this.seqLen, this.padId);
-    }
-    return out;
-  }
-
-  state(): unknown {
-    return { epoch: this.epoch, pos: this.pos };
-  }
-
-  restore(s: never): void {
-    const st = s as { epoch: number; pos: number };
-    this.epoch = st.epoch;
-    this.pos = st.pos;
-    this.shuffle();
+export class ClassificationBatches extends ShuffledRowBatches {
+  constructor(e: EncodedExamples, batch: number, seqLen: number, padId: number, seed: number) {
+    super(e.rows.length, batch, `classification:${seed}`, (n) => emptyBatch(n, seqLen, padId), (k, out, at) => writeRow(e, k, out, at, seqLen, padId));
   }
 }
 
 export function classificationEvalRows(e: EncodedExamples, seqLen: number, padId: number): EvalRows {
-  return {
-    rowCount: e.rows.length,
-    batch(first, count, batchSize) {
-      const out = emptyBatch(batchSize, seqLen, padId);
-      for (let r = 0; r < Math.min(count, batchSize); r++) writeRow(e, first + r, out, r, seqLen, padId);
-      return out;
-    },
-  };
+  return rowEvalRows(e.rows.length, (n) => emptyBatch(n, seqLen, padId), (k, out, at) => writeRow(e, k, out, at, seqLen, padId));
 }
 
 /** Accuracy, macro-F1 and Matthews correlation (multiclass, Gorodkin's R_K) of predictions. */
