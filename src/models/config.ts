@@ -78,3 +78,19 @@ export function decoderSizesToHf(c: DecoderSizes) {
     ...specialIdsToHf(c),
   };
 }
+
+/**
+ * Token ids that end generation, as transformers picks them: generation_config.json's
+ * eos_token_id (a number or a list), else the model config's, else the tokenizer's EOS.
+ */
+export function stopTokenIds(generationConfig: { eos_token_id?: unknown }, modelConfig: unknown, tokenizerEosId: number | undefined): number[] {
+  const ids = new Set<number>();
+  const add = (v: unknown) => {
+    if (typeof v === 'number') ids.add(v);
+    else if (Array.isArray(v)) v.forEach(add);
+  };
+  add(generationConfig.eos_token_id);
+  if (ids.size === 0) add((modelConfig as { eosTokenId?: unknown }).eosTokenId);
+  if (ids.size === 0 && tokenizerEosId !== undefined) ids.add(tokenizerEosId);
+  return [...ids];
+}

@@ -7,6 +7,7 @@
 // before allocating), and only then are weights read — lazily, by onnxruntime's model
 // build, which is cached on disk so the second start skips reading and quantizing.
 
+import { stopTokenIds } from './config.ts';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { openModelFolder } from '../formats/model-folder.ts';
@@ -113,15 +114,7 @@ export class CausalLM<C = unknown> {
 
   /** Token ids that end generation: generation_config's, the config's and the tokenizer's EOS. */
   get eosIds(): number[] {
-    const ids = new Set<number>();
-    const add = (v: unknown) => {
-      if (typeof v === 'number') ids.add(v);
-      else if (Array.isArray(v)) v.forEach(add);
-    };
-    add(this.generationConfig.eos_token_id);
-    if (ids.size === 0) add((this.config as { eosTokenId?: unknown }).eosTokenId);
-    if (ids.size === 0 && this.tokenizer.eosId !== undefined) ids.add(this.tokenizer.eosId);
-    return [...ids];
+    return stopTokenIds(this.generationConfig, this.config, this.tokenizer.eosId);
   }
 
   /**

@@ -6,6 +6,7 @@
 // the bundle).
 import { SlmError, throwIfAborted } from '../errors.ts';
 import type { Checkpoint } from '../formats/checkpoint.ts';
+import { stopTokenIds } from '../models/config.ts';
 import { webCausalLMArch } from './archs.ts';
 import type { CausalLMArch, DecoderGraphOptions } from '../models/causal-lm.ts';
 import { assertCheckpointMatches } from '../models/checkpoint-store.ts';
@@ -99,15 +100,7 @@ export class WebCausalLM<C = unknown> {
 
   /** Token ids that end generation: generation_config's, the config's and the tokenizer's EOS. */
   get eosIds(): number[] {
-    const ids = new Set<number>();
-    const add = (v: unknown) => {
-      if (typeof v === 'number') ids.add(v);
-      else if (Array.isArray(v)) v.forEach(add);
-    };
-    add(this.generationConfig.eos_token_id);
-    if (ids.size === 0) add((this.config as { eosTokenId?: unknown }).eosTokenId);
-    if (ids.size === 0 && this.tokenizer.eosId !== undefined) ids.add(this.tokenizer.eosId);
-    return [...ids];
+    return stopTokenIds(this.generationConfig, this.config, this.tokenizer.eosId);
   }
 
   createSession(): DecoderSession {
