@@ -108,15 +108,8 @@ export class KvDecoderSession implements DecoderSession {
       this.seqs.delete(seq);
       return;
     }
-    const cut = (t: HostTensor): HostTensor => {
-      const [b, h, , d] = t.shape as [number, number, number, number];
-      const src = t.data as Float32Array | Float64Array;
-      const out = new (src.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(b * h * length * d);
-      for (let bh = 0; bh < b * h; bh++) out.set(src.subarray(bh * c.length * d, bh * c.length * d + length * d), bh * length * d);
-      return { dtype: t.dtype, shape: [b, h, length, d], data: out };
-    };
-    c.k = c.k.map(cut);
-    c.v = c.v.map(cut);
+    c.k = c.k.map((t) => truncateKvTensor(t, length));
+    c.v = c.v.map((t) => truncateKvTensor(t, length));
     c.length = length;
   }
 
@@ -428,4 +421,13 @@ export function writeNewKeysTransposed(buffer: HostTensor, fresh: HostTensor, pa
       }
     }
   }
+}
+
+/** The first `length` positions of a concat-mode cache tensor [batch, kvHeads, positions, headDim]. */
+export function truncateKvTensor(t: HostTensor, length: number): HostTensor {
+  const [b, h, n, d] = t.shape as [number, number, number, number];
+  const src = t.data as Float32Array | Float64Array;
+  const out = new (src.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(b * h * length * d);
+  for (let bh = 0; bh < b * h; bh++) out.set(src.subarray(bh * n * d, bh * n * d + length * d), bh * length * d);
+  return { dtype: t.dtype, shape: [b, h, length, d], data: out } as HostTensor;
 }

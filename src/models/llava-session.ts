@@ -16,6 +16,7 @@ import type { DecoderSession } from '../generate/types.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import { SlmError, throwIfAborted } from '../errors.ts';
 import { PHI2_V0_SYSTEM, type LlavaModel } from './llava-load.ts';
+import { truncateKvTensor } from './decoder-session.ts';
 
 interface SeqCache {
   length: number;
@@ -59,13 +60,7 @@ export class LlavaDecoderSession implements DecoderSession {
       this.seqs.delete(seq);
       return;
     }
-    c.kv = c.kv.map((t) => {
-      const [b, h, , d] = t.shape as [number, number, number, number];
-      const src = t.data as Float32Array | Float64Array;
-      const out = new (src.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(b * h * length * d);
-      for (let bh = 0; bh < b * h; bh++) out.set(src.subarray(bh * c.length * d, bh * c.length * d + length * d), bh * length * d);
-      return { dtype: t.dtype, shape: [b, h, length, d], data: out } as HostTensor;
-    });
+    c.kv = c.kv.map((t) => truncateKvTensor(t, length));
     c.length = length;
   }
 
