@@ -6,25 +6,16 @@
 import { writeFileSync } from 'node:fs';
 import type { Command, CommandIO } from '../command.ts';
 import { lineChartSvg, type Series } from '../../train/svg.ts';
-import { SlmError } from '../../errors.ts';
 import { loadEncoder } from '../../models/encoder-model.ts';
 import { parseLengthConfig } from '../../models/token-pruning.ts';
 import { ladTrain } from '../../methods/lad/train.ts';
 import { evolutionarySearch } from '../../methods/lad/search.ts';
 import { formatConfig } from '../../methods/lad/length-config.ts';
 import { encoderShape, measureConfig, readLadData, tokenCounts, ladInputs, type ConfigMeasurement } from '../../methods/lad/evaluate.ts';
+import { numberFlag } from '../number-flag.ts';
 
 const SUBCOMMANDS = ['train', 'search', 'eval'] as const;
 
-function num(values: Record<string, unknown>, flag: string, dflt: number, o: { int?: boolean; min?: number; max?: number } = {}): number {
-  const v = values[flag];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (o.int && !Number.isInteger(n)) || (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-    throw new SlmError('INVALID_ARGUMENT', `--${flag} must be ${o.int ? 'an integer' : 'a number'}${o.min !== undefined ? ` ≥ ${o.min}` : ''}${o.max !== undefined ? ` ≤ ${o.max}` : ''} (got ${String(v)})`);
-  }
-  return n;
-}
 
 function need(values: Record<string, unknown>, sub: string, flags: string[], io: CommandIO): boolean {
   const missing = flags.filter((f) => values[f] === undefined);
@@ -39,18 +30,18 @@ function row(m: ConfigMeasurement): Record<string, unknown> {
 async function train(values: Record<string, unknown>, io: CommandIO): Promise<number> {
   if (!need(values, 'train', ['teacher', 'data', 'out'], io)) return 2;
   const examples = await readLadData(values.data as string);
-  const every = Math.max(1, num(values, 'log-every', 10, { int: true, min: 1 }));
+  const every = Math.max(1, numberFlag(values, 'log-every', 10, { int: true, min: 1 }));
   const r = await ladTrain({
     teacher: values.teacher as string,
     examples,
     out: values.out as string,
-    steps: num(values, 'steps', 300, { int: true, min: 1 }),
-    batchSize: num(values, 'batch-size', 32, { int: true, min: 1 }),
-    lr: num(values, 'lr', 2e-4, { min: 0 }),
-    seqLen: num(values, 'seq-len', 128, { int: true, min: 2 }),
-    pMax: num(values, 'p-max', 0.2, { min: 0, max: 0.95 }),
-    seed: num(values, 'seed', 0, { int: true, min: 0 }),
-    threads: values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined,
+    steps: numberFlag(values, 'steps', 300, { int: true, min: 1 }),
+    batchSize: numberFlag(values, 'batch-size', 32, { int: true, min: 1 }),
+    lr: numberFlag(values, 'lr', 2e-4, { min: 0 }),
+    seqLen: numberFlag(values, 'seq-len', 128, { int: true, min: 2 }),
+    pMax: numberFlag(values, 'p-max', 0.2, { min: 0, max: 0.95 }),
+    seed: numberFlag(values, 'seed', 0, { int: true, min: 0 }),
+    threads: values.threads !== undefined ? numberFlag(values, 'threads', 1, { int: true, min: 1 }) : undefined,
     signal: io.signal,
     onStep: (s) => {
       if (s.step % every === 0) io.stderr.write(`step ${s.step}: loss ${s.loss.toFixed(4)}, grad norm ${s.gradNorm.toFixed(3)}\n`);
@@ -65,18 +56,18 @@ async function train(values: Record<string, unknown>, io: CommandIO): Promise<nu
 async function search(values: Record<string, unknown>, io: CommandIO): Promise<number> {
   if (!need(values, 'search', ['model', 'dev'], io)) return 2;
   let dev = await readLadData(values.dev as string);
-  if (values.limit !== undefined) dev = dev.slice(0, num(values, 'limit', dev.length, { int: true, min: 1 }));
-  const m = await loadEncoder(modelPaths(values)[0]!, { threads: values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: num(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
+  if (values.limit !== undefined) dev = dev.slice(0, numberFlag(values, 'limit', dev.length, { int: true, min: 1 }));
+  const m = await loadEncoder(modelPaths(values)[0]!, { threads: values.threads !== undefined ? numberFlag(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: numberFlag(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
   try {
     const full = await measureConfig(m, dev, null, io.signal);
     io.stderr.write(`full model: accuracy ${full.accuracy.toFixed(4)}\n`);
     const r = await evolutionarySearch({
       shape: encoderShape(m),
       lengths: tokenCounts(m, ladInputs(dev)),
-      minSpeedup: num(values, 'speedup', 2, { min: 1 }),
-      population: num(values, 'population', 12, { int: true, min: 2 }),
-      generations: num(values, 'generations', 6, { int: true, min: 1 }),
-      seed: num(values, 'seed', 0, { int: true, min: 0 }),
+      minSpeedup: numberFlag(values, 'speedup', 2, { min: 1 }),
+      population: numberFlag(values, 'population', 12, { int: true, min: 2 }),
+      generations: numberFlag(values, 'generations', 6, { int: true, min: 1 }),
+      seed: numberFlag(values, 'seed', 0, { int: true, min: 0 }),
       evaluate: async (c) => (await measureConfig(m, dev, c, io.signal)).accuracy,
       onEvaluated: (c, n) => io.stderr.write(`[${n}] ${formatConfig(c.config)}: accuracy ${c.accuracy.toFixed(4)}, FLOPs speed-up ${c.speedup.toFixed(2)}×\n`),
     });
@@ -101,12 +92,12 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
 async function evaluate(values: Record<string, unknown>, io: CommandIO): Promise<number> {
   if (!need(values, 'eval', ['model', 'dev'], io)) return 2;
   let dev = await readLadData(values.dev as string);
-  if (values.limit !== undefined) dev = dev.slice(0, num(values, 'limit', dev.length, { int: true, min: 1 }));
-  const repeats = num(values, 'repeats', 1, { int: true, min: 1 });
+  if (values.limit !== undefined) dev = dev.slice(0, numberFlag(values, 'limit', dev.length, { int: true, min: 1 }));
+  const repeats = numberFlag(values, 'repeats', 1, { int: true, min: 1 });
   const results: { model: string; results: Record<string, unknown>[] }[] = [];
   const series: Series[] = [];
   for (const [mi, path] of modelPaths(values).entries()) {
-    const m = await loadEncoder(path, { threads: values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: num(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
+    const m = await loadEncoder(path, { threads: values.threads !== undefined ? numberFlag(values, 'threads', 1, { int: true, min: 1 }) : undefined, truncate: true, batchSize: numberFlag(values, 'batch-size', 32, { int: true, min: 1 }), signal: io.signal });
     try {
       const configs = [null, ...String(values.configs ?? '').split(';').map((s) => s.trim()).filter(Boolean).map((s) => parseLengthConfig(s, m.config.layers))];
       // Compile every graph once before timing (the first classify builds the session).
@@ -134,7 +125,7 @@ async function evaluate(values: Record<string, unknown>, io: CommandIO): Promise
     }
   }
   if (typeof values.svg === 'string') {
-    writeFileSync(values.svg, lineChartSvg(series, { title: `accuracy vs throughput (${dev.length} examples, batch ${num(values, 'batch-size', 32, { int: true, min: 1 })})`, xLabel: 'sentences/s', yLabel: 'accuracy' }));
+    writeFileSync(values.svg, lineChartSvg(series, { title: `accuracy vs throughput (${dev.length} examples, batch ${numberFlag(values, 'batch-size', 32, { int: true, min: 1 })})`, xLabel: 'sentences/s', yLabel: 'accuracy' }));
     io.stderr.write(`wrote ${values.svg}\n`);
   }
   if (values.json) io.stdout.write(JSON.stringify({ examples: dev.length, models: results }) + '\n');

@@ -16,6 +16,7 @@ import { gsm8kGold } from '../../methods/tinygsm/execute.ts';
 import { labelCandidates, readCandidates, readProblems, scoreCandidates, selectorTable, verifierExamples, type CandidateRecord, type MathProblem } from '../../methods/tinygsm/pipeline.ts';
 import { trainVerifier } from '../../methods/tinygsm/verifier-train.ts';
 import { loadVerifier } from '../../methods/tinygsm/verifier-score.ts';
+import { numberFlag } from '../number-flag.ts';
 
 export const MATH_SUBCOMMANDS = ['world', 'sample', 'label', 'verify-train', 'solve'] as const;
 
@@ -43,15 +44,6 @@ export const MATH_OPTIONS: Record<string, OptionSpec> = {
 
 type Values = Record<string, unknown>;
 
-function num(v: Values, key: string, dflt: number, o: { int?: boolean; min?: number } = {}): number {
-  const raw = v[key];
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || (o.int && !Number.isInteger(n)) || (o.min !== undefined && n < o.min)) {
-    throw new SlmError('INVALID_ARGUMENT', `--${key} must be ${o.int ? 'an integer' : 'a number'}${o.min !== undefined ? ` >= ${o.min}` : ''}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
 
 function need(v: Values, sub: string, ...keys: string[]): void {
   const missing = keys.filter((k) => v[k] === undefined);
@@ -64,20 +56,20 @@ function writeJsonl(path: string, rows: unknown[]): void {
 }
 
 function execOptions(v: Values, signal: AbortSignal) {
-  return { timeoutSeconds: num(v, 'timeout', 2, { min: 0.1 }), isolate: v.isolate === true, signal };
+  return { timeoutSeconds: numberFlag(v, 'timeout', 2, { min: 0.1 }), isolate: v.isolate === true, signal };
 }
 
 async function sample(v: Values, problems: MathProblem[], io: CommandIO): Promise<CandidateRecord[]> {
-  const n = num(v, 'samples', 1, { int: true, min: 1 });
-  const temperature = num(v, 'temperature', 0, { min: 0 });
-  const lm = await loadCausalLM(v.generator as string, { threads: v.threads ? num(v, 'threads', 1, { int: true, min: 1 }) : undefined, signal: io.signal });
+  const n = numberFlag(v, 'samples', 1, { int: true, min: 1 });
+  const temperature = numberFlag(v, 'temperature', 0, { min: 0 });
+  const lm = await loadCausalLM(v.generator as string, { threads: v.threads ? numberFlag(v, 'threads', 1, { int: true, min: 1 }) : undefined, signal: io.signal });
   try {
     const tty = (io.stderr as NodeJS.WriteStream).isTTY;
     const t0 = performance.now();
     const completions = await sampleSolutions(
       lm,
       problems.map((p) => generatorPrompt(p.question)),
-      { n, temperature, maxTokens: num(v, 'max-tokens', 128, { int: true, min: 1 }), seed: num(v, 'seed', 0, { int: true }), signal: io.signal, onProgress: (d, t) => tty && io.stderr.write(`\rsampling ${d}/${t}`) },
+      { n, temperature, maxTokens: numberFlag(v, 'max-tokens', 128, { int: true, min: 1 }), seed: numberFlag(v, 'seed', 0, { int: true }), signal: io.signal, onProgress: (d, t) => tty && io.stderr.write(`\rsampling ${d}/${t}`) },
     );
     if (tty) io.stderr.write('\n');
     io.stderr.write(`sampled ${n} × ${problems.length} in ${((performance.now() - t0) / 1000).toFixed(1)} s; executing in the sandbox\n`);
@@ -97,7 +89,7 @@ export async function runMathSubcommand(sub: string, v: Values, rest: string[], 
   switch (sub) {
     case 'world': {
       need(v, sub, 'out');
-      const ws = generateWorld(num(v, 'count', 1000, { int: true, min: 1 }), num(v, 'seed', 0, { int: true }));
+      const ws = generateWorld(numberFlag(v, 'count', 1000, { int: true, min: 1 }), numberFlag(v, 'seed', 0, { int: true }));
       const rows = v.sft ? ws.map((w) => ({ prompt: generatorPrompt(w.question), response: w.program.slice(generatorPrompt(w.question).length) })) : ws;
       writeJsonl(v.out as string, rows);
       io.stderr.write(`slm math world: wrote ${rows.length} ${v.sft ? 'prompt/response pairs' : 'problems'} to ${v.out}\n`);
@@ -106,7 +98,7 @@ export async function runMathSubcommand(sub: string, v: Values, rest: string[], 
     }
     case 'sample': {
       need(v, sub, 'generator', 'problems', 'out');
-      const problems = readProblems(v.problems as string, v.limit ? num(v, 'limit', 0, { int: true, min: 1 }) : undefined);
+      const problems = readProblems(v.problems as string, v.limit ? numberFlag(v, 'limit', 0, { int: true, min: 1 }) : undefined);
       const records = await sample(v, problems, io);
       writeJsonl(v.out as string, records);
       const s = summary(records);
@@ -140,12 +132,12 @@ export async function runMathSubcommand(sub: string, v: Values, rest: string[], 
           model: v.init as string,
           examples: verifierExamples(records),
           out: v.out as string,
-          steps: num(v, 'steps', 200, { int: true, min: 1 }),
-          batchSize: num(v, 'batch-size', 8, { int: true, min: 1 }),
-          seqLen: num(v, 'seq-len', 256, { int: true, min: 8 }),
-          lr: num(v, 'lr', 1e-4, { min: 0 }),
-          seed: num(v, 'seed', 0, { int: true }),
-          threads: v.threads ? num(v, 'threads', 1, { int: true, min: 1 }) : undefined,
+          steps: numberFlag(v, 'steps', 200, { int: true, min: 1 }),
+          batchSize: numberFlag(v, 'batch-size', 8, { int: true, min: 1 }),
+          seqLen: numberFlag(v, 'seq-len', 256, { int: true, min: 8 }),
+          lr: numberFlag(v, 'lr', 1e-4, { min: 0 }),
+          seed: numberFlag(v, 'seed', 0, { int: true }),
+          threads: v.threads ? numberFlag(v, 'threads', 1, { int: true, min: 1 }) : undefined,
         },
         { signal: io.signal, log: (m) => io.stderr.write(m + '\n'), progressStream: io.stderr as NodeJS.WriteStream },
       );
@@ -160,11 +152,11 @@ export async function runMathSubcommand(sub: string, v: Values, rest: string[], 
       let records: CandidateRecord[];
       if (v.candidates) records = readCandidates(v.candidates as string);
       else {
-        const problems = readProblems(v.problems as string, v.limit ? num(v, 'limit', 0, { int: true, min: 1 }) : undefined);
+        const problems = readProblems(v.problems as string, v.limit ? numberFlag(v, 'limit', 0, { int: true, min: 1 }) : undefined);
         records = await sample({ ...v, samples: v.samples ?? String(Math.max(...ns)), temperature: v.temperature ?? '0.7' }, problems, io);
       }
       if (v.verifier) {
-        const ver = await loadVerifier(v.verifier as string, { threads: v.threads ? num(v, 'threads', 1, { int: true, min: 1 }) : undefined });
+        const ver = await loadVerifier(v.verifier as string, { threads: v.threads ? numberFlag(v, 'threads', 1, { int: true, min: 1 }) : undefined });
         try {
           await scoreCandidates(ver, records, io.signal);
         } finally {

@@ -18,16 +18,8 @@ import { fewShotSplit, readExamples } from '../../methods/pet/datasets.ts';
 import { runFineTuneBaseline, runPet, type PetOptions, type PetResult } from '../../methods/pet/pet.ts';
 import { classifierConfig, type PetBase } from '../../methods/pet/train.ts';
 import type { BuildRunner } from '../../methods/pet/scoring.ts';
+import { numberFlag } from '../number-flag.ts';
 
-function num(values: Record<string, unknown>, flag: string, dflt: number, o: { int?: boolean; min?: number; max?: number } = {}): number {
-  const v = values[flag];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (o.int && !Number.isInteger(n)) || (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-    throw new SlmError('INVALID_ARGUMENT', `--${flag} must be ${o.int ? 'an integer' : 'a number'}${o.min !== undefined ? ` ≥ ${o.min}` : ''}${o.max !== undefined ? ` ≤ ${o.max}` : ''} (got ${String(v)})`);
-  }
-  return n;
-}
 
 const command: Command = {
   name: 'pet',
@@ -82,13 +74,13 @@ const command: Command = {
       if (bad !== undefined) throw new SlmError('INVALID_ARGUMENT', `--patterns: no pattern ${bad} (ids 0..${set.pvps.length - 1})`);
       set = { ...set, pvps: set.pvps.filter((p) => ids.includes(p.id)) };
     }
-    const seed = num(values, 'seed', 0, { int: true, min: 0 });
+    const seed = numberFlag(values, 'seed', 0, { int: true, min: 0 });
     const pool = readExamples(values.train as string, task);
     let train: Example[];
     let unlabelled: Example[];
-    const maxUnl = num(values, 'max-unlabelled', 20000, { int: true, min: 0 });
+    const maxUnl = numberFlag(values, 'max-unlabelled', 20000, { int: true, min: 0 });
     if (values.shots !== undefined) {
-      const split = fewShotSplit(pool, num(values, 'shots', 32, { int: true, min: 1 }), maxUnl, seed);
+      const split = fewShotSplit(pool, numberFlag(values, 'shots', 32, { int: true, min: 1 }), maxUnl, seed);
       train = split.train;
       unlabelled = split.unlabelled;
     } else {
@@ -108,13 +100,13 @@ const command: Command = {
       if (!opened.store.shape(mlmHead)) throw new SlmError('INVALID_ARGUMENT', `${model}: PET needs a masked-LM encoder (its MLM head scores the verbalizers); no ${mlmHead} in the checkpoint`);
       const tok = await loadTokenizer(opened.tokenizerPath);
       const base: PetBase = { arch, config: { ...config, task: 'masked-lm' }, store: opened.store, tok };
-      const threads = values.threads !== undefined ? num(values, 'threads', 1, { int: true, min: 1 }) : undefined;
+      const threads = values.threads !== undefined ? numberFlag(values, 'threads', 1, { int: true, min: 1 }) : undefined;
       const build: BuildRunner = async (g) => {
         const cg = await compile(g, { threads, cacheDir: false, signal: io.signal });
         return { run: (feeds) => cg.run(feeds), dispose: () => cg.dispose() };
       };
-      const seqLen = Math.min(num(values, 'seq-len', 256, { int: true, min: 8 }), arch.maxPositions(config));
-      const lr = num(values, 'lr', 1e-5, { min: 0 });
+      const seqLen = Math.min(numberFlag(values, 'seq-len', 256, { int: true, min: 8 }), arch.maxPositions(config));
+      const lr = numberFlag(values, 'lr', 1e-5, { min: 0 });
       const reduction = (values.reduction as string | undefined) ?? 'wmean';
       if (reduction !== 'wmean' && reduction !== 'mean') throw new SlmError('INVALID_ARGUMENT', `--reduction must be wmean or mean (got ${reduction})`);
       const out = values.out as string;
@@ -126,14 +118,14 @@ const command: Command = {
         train,
         unlabelled,
         test,
-        repetitions: num(values, 'repetitions', 3, { int: true, min: 1 }),
-        alpha: num(values, 'alpha', 0.9999, { min: 0, max: 1 }),
+        repetitions: numberFlag(values, 'repetitions', 3, { int: true, min: 1 }),
+        alpha: numberFlag(values, 'alpha', 0.9999, { min: 0, max: 1 }),
         reduction,
-        temperature: num(values, 'temperature', 2, { min: 1e-6 }),
-        pvp: { steps: num(values, 'steps', 250, { int: true, min: 1 }), batchSize: num(values, 'batch-size', 16, { int: true, min: 1 }), lr, weightDecay: num(values, 'weight-decay', 0.01, { min: 0 }) },
-        classifier: { steps: num(values, 'distill-steps', 5000, { int: true, min: 1 }), batchSize: num(values, 'distill-batch-size', 16, { int: true, min: 1 }), lr: num(values, 'distill-lr', lr, { min: 0 }), weightDecay: num(values, 'weight-decay', 0.01, { min: 0 }) },
+        temperature: numberFlag(values, 'temperature', 2, { min: 1e-6 }),
+        pvp: { steps: numberFlag(values, 'steps', 250, { int: true, min: 1 }), batchSize: numberFlag(values, 'batch-size', 16, { int: true, min: 1 }), lr, weightDecay: numberFlag(values, 'weight-decay', 0.01, { min: 0 }) },
+        classifier: { steps: numberFlag(values, 'distill-steps', 5000, { int: true, min: 1 }), batchSize: numberFlag(values, 'distill-batch-size', 16, { int: true, min: 1 }), lr: numberFlag(values, 'distill-lr', lr, { min: 0 }), weightDecay: numberFlag(values, 'weight-decay', 0.01, { min: 0 }) },
         seqLen,
-        ipet: values.ipet ? { generations: num(values, 'generations', 3, { int: true, min: 1 }), logitsPercentage: num(values, 'logits-percentage', 0.25, { min: 0, max: 1 }), scaleFactor: num(values, 'scale-factor', 5, { min: 1 }) } : undefined,
+        ipet: values.ipet ? { generations: numberFlag(values, 'generations', 3, { int: true, min: 1 }), logitsPercentage: numberFlag(values, 'logits-percentage', 0.25, { min: 0, max: 1 }), scaleFactor: numberFlag(values, 'scale-factor', 5, { min: 1 }) } : undefined,
         seed,
         threads,
         workDir,
