@@ -50,7 +50,9 @@ def child(code, w):
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 0); os.dup2(null, 1); os.dup2(null, 2)
         cpu = max(1, math.ceil(timeout))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        # Soft below hard: the kernel sends SIGXCPU at the soft limit (reported as a timeout);
+        # with soft == hard it sends SIGKILL instead, indistinguishable from other kills.
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         ns = {'__name__': '__solution__'}
         exec(compile(code, 'solution.py', 'exec'), ns)
