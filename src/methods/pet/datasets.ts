@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { SlmError } from '../../errors.ts';
 import type { Example } from './pvp.ts';
+import { mulberry32 } from '../../util/rng.ts';
 
 function lines(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
@@ -56,16 +57,8 @@ export function permutation(n: number, seed: number): number[] {
   return p;
 }
 
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 with seed 0 mapped to a non-zero start (the streams PET's recorded runs used). */
+export const seededRandom = (seed: number): (() => number) => mulberry32(seed >>> 0 || 0x9e3779b9);
 
 /**
  * A few-shot split of a labelled pool: `shots` labelled examples drawn with the label

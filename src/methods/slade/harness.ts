@@ -8,6 +8,7 @@
 import { runSandboxed, type SandboxResult } from '../../sandbox/index.ts';
 import { toolchain, type Arch } from './compile.ts';
 import { parseSignature, typeText, type CType, type Signature } from './signature.ts';
+import { mulberry32 } from '../../util/rng.ts';
 
 export const BUFFER_LEN = 32;
 
@@ -23,16 +24,6 @@ export interface IOExamples {
   cases: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const isFloat = (t: CType) => t.scalar === 'float' || t.scalar === 'double';
 const isChar = (t: CType) => t.scalar === 'char' || t.scalar === 'signed char' || t.scalar === 'unsigned char';

@@ -4,6 +4,7 @@
 // Deterministic for a seed (mulberry32), so tests and experiments are reproducible.
 import { SlmError } from '../../errors.ts';
 import { formatProgram } from './program.ts';
+import { mulberry32 } from '../../util/rng.ts';
 
 export interface WorldProblem {
   id: string;
@@ -14,16 +15,6 @@ export interface WorldProblem {
   template: string;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['Ava', 'Ben', 'Chloe', 'Dev', 'Emma', 'Finn', 'Grace', 'Hugo', 'Isla', 'Jack', 'Lena', 'Omar', 'Priya', 'Sam', 'Tara', 'Yuki'];
 const ITEMS = ['apple', 'marble', 'sticker', 'pencil', 'cookie', 'card', 'shell', 'book', 'coin', 'balloon'];
